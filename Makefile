@@ -1,0 +1,52 @@
+# bpf-agent: one entry point for set-up, build, run and test.
+# `make run` and `make test` each bring a fresh Debian 12 host up (packages, bpffs, tracefs) first.
+
+SHELL := /bin/bash
+BUILD := build
+CONFIGURATION ?= Release
+CLANG ?= clang
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+BPF_CFLAGS := -target bpf -g -O2 -Wall -Werror -D__TARGET_ARCH_$(ARCH) \
+	-I$(BUILD)/include -Iprograms/include
+DOTNET := DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1 dotnet
+
+PROGRAM_SRCS := $(wildcard programs/*.bpf.c)
+TEST_BPF_SRCS := $(wildcard tests/Bpf.Tests/bpf/*.bpf.c) $(wildcard tests/Agent.Tests/bpf/*.bpf.c)
+PROGRAM_OBJS := $(patsubst programs/%.bpf.c,$(BUILD)/programs/%.bpf.o,$(PROGRAM_SRCS))
+TEST_BPF_OBJS := $(patsubst tests/%.bpf.c,$(BUILD)/tests/%.bpf.o,$(TEST_BPF_SRCS))
+BPF_HEADERS := $(wildcard programs/include/*.h)
+
+.PHONY: all setup bpf build run test clean
+all: build
+
+setup:
+	@bash scripts/setup-host.sh
+
+$(BUILD)/include/vmlinux.h:
+	@bash scripts/gen-vmlinux.sh $@
+
+$(BUILD)/programs/%.bpf.o: programs/%.bpf.c $(BUILD)/include/vmlinux.h $(BPF_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/%.bpf.o: tests/%.bpf.c $(BUILD)/include/vmlinux.h $(BPF_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+bpf: setup $(PROGRAM_OBJS) $(TEST_BPF_OBJS)
+
+build: bpf
+	$(DOTNET) build Agent.sln -c $(CONFIGURATION) --nologo -v quiet
+
+run: build
+	@echo "built: $(PROGRAM_OBJS) $(TEST_BPF_OBJS) and Agent.sln ($(CONFIGURATION))"
+	@if [ -f src/Agent/Agent.csproj ]; then \
+		$(DOTNET) run --project src/Agent -c $(CONFIGURATION) --no-build -- --config-dir config; \
+	fi
+
+test: build
+	@bash scripts/run-tests.sh $(CONFIGURATION)
+
+clean:
+	rm -rf $(BUILD)
+	$(DOTNET) clean Agent.sln -v quiet --nologo >/dev/null || true

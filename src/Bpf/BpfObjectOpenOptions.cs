@@ -1,0 +1,20 @@
+namespace Bpf;
+
+/// <summary>Options for <see cref="OpenBpfObject.OpenFile"/> and <see cref="OpenBpfObject.OpenMemory"/>.</summary>
+public sealed class BpfObjectOpenOptions
+{
+    /// <summary>Object name (defaults to the file name; required by libbpf for memory objects to be meaningful).</summary>
+    public string? ObjectName { get; init; }
+
+    /// <summary>Directory where maps declared with <c>LIBBPF_PIN_BY_NAME</c> are pinned and reused.</summary>
+    public string? PinRootPath { get; init; }
+
+    /// <summary>
+    /// Size of a kernel (verifier) log buffer libbpf passes to every program and BTF load; 0 lets libbpf log
+    /// only on failure. With a buffer, a failed load's <see cref="BpfException.VerifierLog"/> comes from it.
+    /// </summary>
+    public int KernelLogSize { get; init; }
+
+    /// <summary>Verifier log level for that buffer (1: basic, 2: verbose, 4: stats).</summary>
+    public int KernelLogLevel { get; init; }
+}

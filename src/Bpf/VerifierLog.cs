@@ -1,0 +1,37 @@
+using System.Text.RegularExpressions;
+
+namespace Bpf;
+
+/// <summary>Turns a verifier log into something safe and short enough to put in an exception or a log line.</summary>
+public static partial class VerifierLog
+{
+    /// <summary>Lines kept from the end of a log.</summary>
+    public const int MaxLines = 40;
+
+    /// <summary>Characters kept at most.</summary>
+    public const int MaxChars = 4096;
+
+    /// <summary>
+    /// The last <see cref="MaxLines"/> lines (at most <see cref="MaxChars"/> characters) of <paramref name="log"/>,
+    /// with kernel addresses (which defeat KASLR if leaked) replaced by <c>0x(redacted)</c>.
+    /// </summary>
+    public static string Tail(string log)
+    {
+        string[] lines = log.Replace("\r", "", StringComparison.Ordinal)
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        int start = Math.Max(0, lines.Length - MaxLines);
+        string tail = string.Join('\n', lines, start, lines.Length - start);
+        if (tail.Length > MaxChars)
+        {
+            tail = tail[^MaxChars..];
+        }
+
+        return Redact(tail);
+    }
+
+    /// <summary>Replaces kernel addresses (0xffff followed by 12 hex digits, with or without 0x).</summary>
+    public static string Redact(string text) => KernelAddress().Replace(text, "0x(redacted)");
+
+    [GeneratedRegex(@"(0x)?ffff[0-9a-f]{12}\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex KernelAddress();
+}
