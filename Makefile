@@ -14,7 +14,7 @@ PROGRAM_SRCS := $(wildcard programs/*.bpf.c)
 TEST_BPF_SRCS := $(wildcard tests/Bpf.Tests/bpf/*.bpf.c) $(wildcard tests/Agent.Tests/bpf/*.bpf.c)
 PROGRAM_OBJS := $(patsubst programs/%.bpf.c,$(BUILD)/programs/%.bpf.o,$(PROGRAM_SRCS))
 TEST_BPF_OBJS := $(patsubst tests/%.bpf.c,$(BUILD)/tests/%.bpf.o,$(TEST_BPF_SRCS))
-BPF_HEADERS := $(wildcard programs/include/*.h)
+BPF_HEADERS := $(wildcard programs/include/*.h) $(wildcard tests/*/bpf/*.h)
 
 .PHONY: all setup bpf build run test clean
 all: build
