@@ -41,7 +41,7 @@ build: bpf
 run: build
 	@echo "built: $(PROGRAM_OBJS) $(TEST_BPF_OBJS) and Agent.sln ($(CONFIGURATION))"
 	@if [ -f src/Agent/Agent.csproj ]; then \
-		$(DOTNET) run --project src/Agent -c $(CONFIGURATION) --no-build -- --config-dir config; \
+		$(DOTNET) run --project src/Agent -c $(CONFIGURATION) --no-build -- --config-dir $(CURDIR)/config; \
 	fi
 
 test: build

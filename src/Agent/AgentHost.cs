@@ -1,0 +1,93 @@
+using Bpf;
+using BpfAgent.Configuration;
+using BpfAgent.Health;
+using BpfAgent.Logs;
+using BpfAgent.Metrics;
+using BpfAgent.ProgramSets;
+using BpfAgent.Systemd;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using Serilog;
+
+namespace BpfAgent;
+
+/// <summary>Wires the daemon: Kestrel on the configured address, Serilog, OpenTelemetry, the program sets and systemd.</summary>
+public static class AgentHost
+{
+    public const string ConsoleTemplate =
+        "{SyslogPriority}[{Timestamp:HH:mm:ss.fff} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}";
+
+    public static WebApplication Build(AgentConfiguration config, string[] hostArgs)
+    {
+        AgentOptions options = config.Options;
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = hostArgs,
+            ContentRootPath = options.ConfigDirectory,
+        });
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddConfiguration(config.Configuration);
+
+        builder.Host.UseSystemd();
+        builder.Services.AddSingleton<ISystemdNotifier, SystemdNotifier>();
+        builder.Services.AddSerilog((services, lc) => lc
+            .ReadFrom.Configuration(config.Configuration)
+            .Enrich.FromLogContext()
+            .Enrich.With<JournaldPriorityEnricher>()
+            .WriteTo.Console(outputTemplate: ConsoleTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture));
+
+        builder.WebHost.UseUrls(options.Listen);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            // Only two small GET endpoints: tight limits keep slow or malformed clients cheap.
+            k.AddServerHeader = false;
+            k.Limits.MaxConcurrentConnections = 64;
+            k.Limits.MaxRequestHeaderCount = 32;
+            k.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
+            k.Limits.MaxRequestLineSize = 4096;
+            k.Limits.MaxRequestBodySize = 1024;
+            k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(5);
+            k.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(30);
+        });
+        builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(options.ShutdownTimeoutSeconds));
+
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(config.Sets);
+        builder.Services.AddSingleton<ProgramSetRegistry>();
+        builder.Services.AddSingleton(Log.Logger);
+        builder.Services.AddSingleton<ProgramSetManager>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ProgramSetManager>());
+        builder.Services.AddHostedService<SystemdNotifications>();
+        builder.Services.AddSingleton(sp =>
+        {
+            var libbpfLogger = new RateLimitedLogger(sp.GetRequiredService<ILoggerFactory>().CreateLogger("libbpf"), options.LibbpfLogLinesPerSecond);
+            LibbpfLog.SetLogger(libbpfLogger);
+            return libbpfLogger;
+        });
+        builder.Services.AddSingleton(sp => new AgentMetrics(
+            sp.GetRequiredService<ProgramSetRegistry>(), sp.GetRequiredService<ProgramSetManager>(),
+            () => sp.GetRequiredService<RateLimitedLogger>().Suppressed));
+
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService("bpf-agent", serviceInstanceId: Environment.MachineName))
+            .WithMetrics(m => m
+            .AddMeter(AgentMetrics.MeterName, ProgramSetLoader.MeterPrefix + "*")
+            .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
+
+        WebApplication app = builder.Build();
+        _ = app.Services.GetRequiredService<RateLimitedLogger>();
+        _ = app.Services.GetRequiredService<AgentMetrics>();
+
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        bool reportDropAlarms = config.Configuration.GetValue("Agent:ReportDropAlarmsInHealth", false);
+        app.MapGet("/healthz", (ProgramSetRegistry registry, ProgramSetManager manager) => HealthEndpoint.Handle(registry, manager, reportDropAlarms));
+        return app;
+    }
+}

@@ -1,0 +1,64 @@
+using Bpf;
+using BpfAgent.Configuration;
+using BpfAgent.ProgramSets;
+
+namespace BpfAgent.Cli;
+
+/// <summary>
+/// <c>bpf-agent check</c>: reads the config directory, then opens, verifies (loads), attaches and detaches
+/// every set without pinning anything, and lists every problem. Exit 0 when all is well, 78 for
+/// configuration problems, 1 when only the kernel refused something.
+/// </summary>
+public static class CheckCommand
+{
+    public static int Run(CommandLine cli, TextWriter output)
+    {
+        AgentConfiguration config = AgentConfiguration.Load(cli.ConfigDirectory, cli.HostArgs);
+        var problems = new List<string>();
+        bool configProblem = false;
+        foreach (ConfigError e in config.Errors)
+        {
+            problems.Add(e.ToString());
+            configProblem = true;
+        }
+
+        try
+        {
+            Libbpf.EnsureSupported();
+        }
+        catch (BpfException e)
+        {
+            output.WriteLine($"bpf-agent check: {e.Message}");
+            return ExitCodes.Failure;
+        }
+
+        var loader = new ProgramSetLoader(config.Options, Serilog.Core.Logger.None);
+        foreach (ProgramSetConfig set in config.Sets)
+        {
+            try
+            {
+                using LoadedProgramSet loaded = loader.Load(set with { Pinning = set.Pinning with { Enabled = false } });
+                output.WriteLine($"ok: {set.Name}: {set.ObjectPath} loaded, attached {string.Join(", ", loaded.AttachedPrograms)}, rings {string.Join(", ", loaded.Rings.Select(r => r.MapName))}");
+            }
+            catch (ConfigException e)
+            {
+                configProblem = true;
+                problems.AddRange(e.Errors.Select(x => x.ToString()));
+            }
+            catch (Exception e)
+            {
+                problems.Add($"{set.File}: {e.Message}");
+            }
+        }
+
+        foreach (string p in problems)
+        {
+            output.WriteLine($"error: {p}");
+        }
+
+        output.WriteLine(problems.Count == 0
+            ? $"bpf-agent check: {config.Sets.Count} program set(s) OK in {cli.ConfigDirectory}"
+            : $"bpf-agent check: {problems.Count} problem(s) in {cli.ConfigDirectory}");
+        return problems.Count == 0 ? ExitCodes.Ok : configProblem ? ExitCodes.Config : ExitCodes.Failure;
+    }
+}

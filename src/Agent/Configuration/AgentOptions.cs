@@ -1,0 +1,131 @@
+using System.Globalization;
+using Microsoft.Extensions.Configuration;
+
+namespace BpfAgent.Configuration;
+
+/// <summary>
+/// The agent's own settings: the "Agent" section of agent.json, overridable by environment variables
+/// (BPF_AGENT_Agent__Listen) and the command line (--Agent:Listen=...), as .NET hosts do.
+/// </summary>
+public sealed record AgentOptions
+{
+    public const string DefaultConfigDirectory = "/etc/bpf-agent";
+    public const string DefaultListen = "http://127.0.0.1:9435";
+    public const string DefaultPinRoot = "/sys/fs/bpf/bpf-agent";
+
+    /// <summary>Where agent.json and the program-set directory are.</summary>
+    public string ConfigDirectory { get; init; } = DefaultConfigDirectory;
+
+    /// <summary>HTTP address of /metrics and /healthz; loopback by default.</summary>
+    public string Listen { get; init; } = DefaultListen;
+
+    /// <summary>Program-set files (*.json), relative to the config directory.</summary>
+    public string ProgramsDirectory { get; init; } = "programs.d";
+
+    /// <summary>bpffs directory under which each set pins its maps (&lt;PinRoot&gt;/&lt;set&gt;/).</summary>
+    public string PinRoot { get; init; } = DefaultPinRoot;
+
+    /// <summary>Keep pins when the agent stops (default), so counters and buffered samples survive a restart.</summary>
+    public bool KeepPinsOnExit { get; init; } = true;
+
+    /// <summary>Batches the channel between the poll thread and the workers holds; when full, batches are dropped and counted.</summary>
+    public int ChannelCapacity { get; init; } = 256;
+
+    /// <summary>Bytes of one pooled batch.</summary>
+    public int BatchBytes { get; init; } = 64 * 1024;
+
+    /// <summary>ring_buffer__poll timeout; every ring is also consumed after each timeout (NO_WAKEUP producers).</summary>
+    public int PollTimeoutMs { get; init; } = 5;
+
+    /// <summary>Turn on the kernel's BPF run-time statistics (bpf_enable_stats) for the run count and run time metrics.</summary>
+    public bool EnableRunTimeStats { get; init; } = true;
+
+    /// <summary>Most libbpf log lines per second written to the log; the rest are counted.</summary>
+    public int LibbpfLogLinesPerSecond { get; init; } = 50;
+
+    /// <summary>Maximum seconds a graceful shutdown may take.</summary>
+    public double ShutdownTimeoutSeconds { get; init; } = 5;
+
+    public string ProgramsPath => Path.GetFullPath(ProgramsDirectory, ConfigDirectory);
+
+    private static readonly string[] s_known =
+    [
+        nameof(Listen), nameof(ProgramsDirectory), nameof(PinRoot), nameof(KeepPinsOnExit), nameof(ChannelCapacity),
+        nameof(BatchBytes), nameof(PollTimeoutMs), nameof(EnableRunTimeStats), nameof(LibbpfLogLinesPerSecond),
+        nameof(ShutdownTimeoutSeconds),
+    ];
+
+    /// <summary>Reads and checks the "Agent" section; every problem is listed with the key and the fix.</summary>
+    public static AgentOptions Read(IConfiguration configuration, string configDirectory, string agentFile, List<ConfigError> errors)
+    {
+        IConfigurationSection s = configuration.GetSection("Agent");
+        foreach (IConfigurationSection child in s.GetChildren())
+        {
+            if (!s_known.Contains(child.Key, StringComparer.OrdinalIgnoreCase))
+            {
+                errors.Add(new ConfigError(agentFile, $"Agent.{child.Key}", "is not a known setting", $"remove it; known settings: {string.Join(", ", s_known)}"));
+            }
+        }
+
+        var o = new AgentOptions
+        {
+            ConfigDirectory = configDirectory,
+            Listen = s[nameof(Listen)] ?? DefaultListen,
+            ProgramsDirectory = s[nameof(ProgramsDirectory)] ?? "programs.d",
+            PinRoot = s[nameof(PinRoot)] ?? DefaultPinRoot,
+            KeepPinsOnExit = Bool(s, nameof(KeepPinsOnExit), true, agentFile, errors),
+            ChannelCapacity = Int(s, nameof(ChannelCapacity), 256, 2, 1 << 20, agentFile, errors),
+            BatchBytes = Int(s, nameof(BatchBytes), 64 * 1024, 4096, 16 << 20, agentFile, errors),
+            PollTimeoutMs = Int(s, nameof(PollTimeoutMs), 5, 1, 1000, agentFile, errors),
+            EnableRunTimeStats = Bool(s, nameof(EnableRunTimeStats), true, agentFile, errors),
+            LibbpfLogLinesPerSecond = Int(s, nameof(LibbpfLogLinesPerSecond), 50, 1, 100_000, agentFile, errors),
+            ShutdownTimeoutSeconds = Int(s, nameof(ShutdownTimeoutSeconds), 5, 1, 300, agentFile, errors),
+        };
+
+        if (!Uri.TryCreate(o.Listen, UriKind.Absolute, out Uri? uri) || uri.Scheme != "http")
+        {
+            errors.Add(new ConfigError(agentFile, "Agent.Listen", $"'{o.Listen}' is not an http:// URL", "write for example \"http://127.0.0.1:9435\""));
+        }
+
+        if (!Path.IsPathRooted(o.PinRoot) || !o.PinRoot.StartsWith("/sys/fs/bpf/", StringComparison.Ordinal))
+        {
+            errors.Add(new ConfigError(agentFile, "Agent.PinRoot", $"'{o.PinRoot}' is not under /sys/fs/bpf", "use a directory under /sys/fs/bpf, such as /sys/fs/bpf/bpf-agent"));
+        }
+
+        return o;
+    }
+
+    private static int Int(IConfigurationSection s, string key, int fallback, int min, int max, string file, List<ConfigError> errors)
+    {
+        string? v = s[key];
+        if (v is null)
+        {
+            return fallback;
+        }
+
+        if (int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out int i) && i >= min && i <= max)
+        {
+            return i;
+        }
+
+        errors.Add(new ConfigError(file, $"Agent.{key}", $"'{v}' is not a whole number from {min} to {max}", $"set {key} to a number from {min} to {max}"));
+        return fallback;
+    }
+
+    private static bool Bool(IConfigurationSection s, string key, bool fallback, string file, List<ConfigError> errors)
+    {
+        string? v = s[key];
+        if (v is null)
+        {
+            return fallback;
+        }
+
+        if (bool.TryParse(v, out bool b))
+        {
+            return b;
+        }
+
+        errors.Add(new ConfigError(file, $"Agent.{key}", $"'{v}' is not true or false", $"set {key} to true or false"));
+        return fallback;
+    }
+}

@@ -1,0 +1,91 @@
+using System.Buffers.Binary;
+using Bpf;
+
+namespace BpfAgent.Decoding;
+
+public enum FieldShape
+{
+    Signed,
+    Unsigned,
+    CharArray,
+    ByteArray,
+    Enum,
+    Other,
+}
+
+/// <summary>One field of an event struct, located from BTF: where it is and how to read it.</summary>
+public sealed class EventField
+{
+    internal EventField(string path, int bitOffset, int bitSize, int size, FieldShape shape, BtfType? enumType)
+    {
+        Path = path;
+        Offset = bitOffset / 8;
+        BitShift = bitSize == 0 ? 0 : bitOffset % 8;
+        BitSize = bitSize;
+        Size = size;
+        Shape = shape;
+        EnumType = enumType;
+    }
+
+    public string Path { get; }
+
+    public int Offset { get; }
+
+    public int Size { get; }
+
+    /// <summary>Bits of a bitfield, 0 otherwise.</summary>
+    public int BitSize { get; }
+
+    private int BitShift { get; }
+
+    public FieldShape Shape { get; }
+
+    public BtfType? EnumType { get; }
+
+    public bool IsInteger => Shape is FieldShape.Signed or FieldShape.Unsigned or FieldShape.Enum;
+
+    /// <summary>The field as a signed 64-bit value (unsigned 64-bit values above long.MaxValue wrap).</summary>
+    public long ReadInt64(ReadOnlySpan<byte> sample)
+    {
+        if (BitSize != 0)
+        {
+            ulong raw = ReadRawUnsigned(sample, Math.Min(8, sample.Length - Offset));
+            ulong bits = (raw >> BitShift) & ((1UL << BitSize) - 1);
+            return Shape == FieldShape.Signed && (bits >> (BitSize - 1)) != 0 ? (long)(bits | (~0UL << BitSize)) : (long)bits;
+        }
+
+        ReadOnlySpan<byte> s = sample.Slice(Offset, Size);
+        bool signed = Shape == FieldShape.Signed || (Shape == FieldShape.Enum && EnumType?.IsSignedEnum == true);
+        return Size switch
+        {
+            1 => signed ? (sbyte)s[0] : s[0],
+            2 => signed ? BinaryPrimitives.ReadInt16LittleEndian(s) : BinaryPrimitives.ReadUInt16LittleEndian(s),
+            4 => signed ? BinaryPrimitives.ReadInt32LittleEndian(s) : BinaryPrimitives.ReadUInt32LittleEndian(s),
+            8 => BinaryPrimitives.ReadInt64LittleEndian(s),
+            _ => 0,
+        };
+    }
+
+    /// <summary>The field as a double, honouring signedness (for metric values).</summary>
+    public double ReadDouble(ReadOnlySpan<byte> sample)
+    {
+        long v = ReadInt64(sample);
+        return Shape == FieldShape.Unsigned && Size == 8 && BitSize == 0 ? (ulong)v : v;
+    }
+
+    /// <summary>The field's bytes.</summary>
+    public ReadOnlySpan<byte> Bytes(ReadOnlySpan<byte> sample) => sample.Slice(Offset, Size);
+
+    private ulong ReadRawUnsigned(ReadOnlySpan<byte> sample, int bytes)
+    {
+        ulong v = 0;
+        for (int i = bytes - 1; i >= 0; i--)
+        {
+            v = (v << 8) | sample[Offset + i];
+        }
+
+        return v;
+    }
+
+    public override string ToString() => $"{Path} @{Offset} ({Size} bytes, {Shape})";
+}

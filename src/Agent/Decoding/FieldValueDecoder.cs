@@ -1,0 +1,180 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using BpfAgent.Configuration;
+
+namespace BpfAgent.Decoding;
+
+/// <summary>
+/// Turns a field of a sample into a label value (a cached string: no allocation once a value was seen) or a
+/// log property. One instance per label or log placeholder; used from one worker thread.
+/// </summary>
+public abstract class FieldValueDecoder
+{
+    /// <summary>Distinct values kept per decoder; past it values are still decoded, just not cached.</summary>
+    public const int CacheLimit = 16384;
+
+    protected FieldValueDecoder(EventField field) => Field = field;
+
+    public EventField Field { get; }
+
+    /// <summary>The label value of this field in <paramref name="sample"/>.</summary>
+    public abstract string Label(ReadOnlySpan<byte> sample);
+
+    /// <summary>The value as a structured log property (numbers stay numbers).</summary>
+    public virtual object Property(ReadOnlySpan<byte> sample) => Label(sample);
+
+    /// <summary>A decoder for <paramref name="field"/>, or null with <paramref name="error"/> saying why it does not fit.</summary>
+    public static FieldValueDecoder? Create(EventField field, FieldDecoder kind, IReadOnlyDictionary<long, string>? values, out string? error)
+    {
+        error = null;
+        if (kind == FieldDecoder.Auto)
+        {
+            kind = field.Shape switch
+            {
+                FieldShape.CharArray => FieldDecoder.String,
+                FieldShape.Enum => FieldDecoder.Enum,
+                FieldShape.Signed => FieldDecoder.Int,
+                FieldShape.Unsigned => FieldDecoder.Uint,
+                _ => FieldDecoder.Auto,
+            };
+            if (kind == FieldDecoder.Auto)
+            {
+                error = $"field '{field.Path}' ({field.Shape}, {field.Size} bytes) has no default decoder; set \"decoder\" (string, ipv4, ipv6...)";
+                return null;
+            }
+        }
+
+        switch (kind)
+        {
+            case FieldDecoder.String:
+                return field.Shape is FieldShape.CharArray or FieldShape.ByteArray ? new StringDecoder(field) : Fail(field, kind, "a char array", out error);
+            case FieldDecoder.Ipv4:
+                return field.Size >= 4 && field.BitSize == 0 ? new IpDecoder(field, 4) : Fail(field, kind, "at least 4 bytes", out error);
+            case FieldDecoder.Ipv6:
+                return field.Size >= 16 && field.BitSize == 0 ? new IpDecoder(field, 16) : Fail(field, kind, "at least 16 bytes", out error);
+        }
+
+        if (!field.IsInteger || field.Size > 8)
+        {
+            return Fail(field, kind, "an integer or enum", out error);
+        }
+
+        switch (kind)
+        {
+            case FieldDecoder.Uint:
+                return new IntegerDecoder(field, v => ((ulong)v).ToString(CultureInfo.InvariantCulture), numeric: true);
+            case FieldDecoder.Int:
+                return new IntegerDecoder(field, v => v.ToString(CultureInfo.InvariantCulture), numeric: true);
+            case FieldDecoder.Errno:
+                return new IntegerDecoder(field, ValueNames.Errno, numeric: false);
+            case FieldDecoder.Syscall:
+                return new IntegerDecoder(field, ValueNames.Syscall, numeric: false);
+            case FieldDecoder.Ksym:
+                return new IntegerDecoder(field, v => KernelSymbols.Shared.Resolve((ulong)v), numeric: false);
+            case FieldDecoder.Map:
+                IReadOnlyDictionary<long, string> map = values ?? new Dictionary<long, string>();
+                return new IntegerDecoder(field, v => map.TryGetValue(v, out string? n) ? n : v.ToString(CultureInfo.InvariantCulture), numeric: false);
+            case FieldDecoder.Enum:
+                if (field.EnumType is null)
+                {
+                    return Fail(field, kind, "an enum-typed field (declare the field with its enum type in C)", out error);
+                }
+
+                Bpf.BtfType e = field.EnumType;
+                return new IntegerDecoder(field, v => e.GetEnumName(v) ?? v.ToString(CultureInfo.InvariantCulture), numeric: false);
+            default:
+                return Fail(field, kind, "a known decoder", out error);
+        }
+    }
+
+    private static FieldValueDecoder? Fail(EventField field, FieldDecoder kind, string needs, out string? error)
+    {
+        error = $"decoder '{kind.ToString().ToLowerInvariant()}' needs {needs}, but field '{field.Path}' is {field.Shape} of {field.Size} bytes";
+        return null;
+    }
+
+    private sealed class IntegerDecoder(EventField field, Func<long, string> name, bool numeric) : FieldValueDecoder(field)
+    {
+        private readonly Dictionary<long, string> _cache = [];
+
+        public override string Label(ReadOnlySpan<byte> sample)
+        {
+            long v = Field.ReadInt64(sample);
+            if (_cache.TryGetValue(v, out string? s))
+            {
+                return s;
+            }
+
+            s = name(v);
+            if (_cache.Count < CacheLimit)
+            {
+                _cache[v] = s;
+            }
+
+            return s;
+        }
+
+        public override object Property(ReadOnlySpan<byte> sample) => numeric
+            ? (Field.Shape == FieldShape.Unsigned ? (ulong)Field.ReadInt64(sample) : Field.ReadInt64(sample))
+            : Label(sample);
+    }
+
+    private sealed class StringDecoder : FieldValueDecoder
+    {
+        private readonly Dictionary<string, string> _cache = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+
+        public StringDecoder(EventField field)
+            : base(field) => _lookup = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
+
+        public override string Label(ReadOnlySpan<byte> sample)
+        {
+            ReadOnlySpan<byte> bytes = Field.Bytes(sample);
+            int nul = bytes.IndexOf((byte)0);
+            if (nul >= 0)
+            {
+                bytes = bytes[..nul];
+            }
+
+            Span<char> chars = stackalloc char[Encoding.UTF8.GetMaxCharCount(bytes.Length)];
+            int n = Encoding.UTF8.GetChars(bytes, chars);
+            ReadOnlySpan<char> text = chars[..n];
+            if (_lookup.TryGetValue(text, out string? s))
+            {
+                return s;
+            }
+
+            s = new string(text);
+            if (_cache.Count < CacheLimit)
+            {
+                _cache[s] = s;
+            }
+
+            return s;
+        }
+    }
+
+    private sealed class IpDecoder(EventField field, int length) : FieldValueDecoder(field)
+    {
+        private readonly Dictionary<UInt128, string> _cache = [];
+
+        public override string Label(ReadOnlySpan<byte> sample)
+        {
+            ReadOnlySpan<byte> b = Field.Bytes(sample)[..length];
+            UInt128 key = length == 4 ? System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(b) : System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(b);
+            if (_cache.TryGetValue(key, out string? s))
+            {
+                return s;
+            }
+
+            s = new IPAddress(b).ToString();
+            if (_cache.Count < CacheLimit)
+            {
+                _cache[key] = s;
+            }
+
+            return s;
+        }
+    }
+}

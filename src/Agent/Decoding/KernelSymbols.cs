@@ -1,0 +1,76 @@
+using System.Globalization;
+
+namespace BpfAgent.Decoding;
+
+/// <summary>
+/// Kernel symbol lookup from /proc/kallsyms (addresses are only real for root or CAP_SYSLOG), loaded on
+/// first use. An address resolves to the nearest symbol at or below it.
+/// </summary>
+public sealed class KernelSymbols
+{
+    private static readonly Lazy<KernelSymbols> s_shared = new(() => Load("/proc/kallsyms"));
+    private readonly ulong[] _addresses;
+    private readonly string[] _names;
+
+    private KernelSymbols(ulong[] addresses, string[] names)
+    {
+        _addresses = addresses;
+        _names = names;
+    }
+
+    public static KernelSymbols Shared => s_shared.Value;
+
+    public int Count => _addresses.Length;
+
+    public static KernelSymbols Load(string path)
+    {
+        var list = new List<(ulong, string)>();
+        try
+        {
+            foreach (string line in File.ReadLines(path))
+            {
+                // "ffffffff81000000 T _stext [module]"
+                int s1 = line.IndexOf(' ', StringComparison.Ordinal);
+                if (s1 <= 0 || s1 + 3 >= line.Length)
+                {
+                    continue;
+                }
+
+                char type = line[s1 + 1];
+                if (type is not ('T' or 't' or 'W' or 'w'))
+                {
+                    continue;
+                }
+
+                if (!ulong.TryParse(line.AsSpan(0, s1), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out ulong addr) || addr == 0)
+                {
+                    continue;
+                }
+
+                int end = line.IndexOfAny(['\t', ' '], s1 + 3);
+                list.Add((addr, end < 0 ? line[(s1 + 3)..] : line[(s1 + 3)..end]));
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+
+        list.Sort((a, b) => a.Item1.CompareTo(b.Item1));
+        return new KernelSymbols(list.Select(x => x.Item1).ToArray(), list.Select(x => x.Item2).ToArray());
+    }
+
+    /// <summary>The symbol containing <paramref name="address"/>, or its hex form when unknown.</summary>
+    public string Resolve(ulong address)
+    {
+        int i = Array.BinarySearch(_addresses, address);
+        if (i < 0)
+        {
+            i = ~i - 1;
+        }
+
+        return i >= 0 ? _names[i] : "0x" + address.ToString("x", CultureInfo.InvariantCulture);
+    }
+}

@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using BpfAgent.Decoding;
+
+namespace BpfAgent.Metrics;
+
+/// <summary>
+/// The labels of one metric: decodes them from a sample into a <see cref="TagList"/> (no allocation: values
+/// are cached strings) and enforces the metric's series limit, sending new label sets past it to one overflow
+/// series (every label "overflow") and counting those samples.
+/// </summary>
+public sealed class LabelSet
+{
+    public const string OverflowValue = "overflow";
+
+    private readonly string[] _names;
+    private readonly FieldValueDecoder[] _decoders;
+    private readonly HashSet<SeriesKey> _series = [];
+    private readonly int _maxSeries;
+    private long _overflowSamples;
+
+    public LabelSet(IReadOnlyList<(string Name, FieldValueDecoder Decoder)> labels, int maxSeries)
+    {
+        if (labels.Count > 4)
+        {
+            throw new ArgumentException("At most 4 labels.", nameof(labels));
+        }
+
+        _names = labels.Select(l => l.Name).ToArray();
+        _decoders = labels.Select(l => l.Decoder).ToArray();
+        _maxSeries = maxSeries;
+    }
+
+    public int Count => _names.Length;
+
+    /// <summary>Label sets seen (not counting the overflow series).</summary>
+    public int SeriesCount => _series.Count;
+
+    /// <summary>Samples that went to the overflow series because the limit was reached.</summary>
+    public long OverflowSamples => Interlocked.Read(ref _overflowSamples);
+
+    public TagList Tags(ReadOnlySpan<byte> sample)
+    {
+        var tags = default(TagList);
+        if (_names.Length == 0)
+        {
+            return tags;
+        }
+
+        string? a = _decoders[0].Label(sample);
+        string? b = _names.Length > 1 ? _decoders[1].Label(sample) : null;
+        string? c = _names.Length > 2 ? _decoders[2].Label(sample) : null;
+        string? d = _names.Length > 3 ? _decoders[3].Label(sample) : null;
+        var key = new SeriesKey(a, b, c, d);
+        if (!_series.Contains(key))
+        {
+            if (_series.Count >= _maxSeries)
+            {
+                Interlocked.Increment(ref _overflowSamples);
+                a = b = c = d = OverflowValue;
+            }
+            else
+            {
+                _series.Add(key);
+            }
+        }
+
+        tags.Add(_names[0], a);
+        if (_names.Length > 1)
+        {
+            tags.Add(_names[1], b);
+        }
+
+        if (_names.Length > 2)
+        {
+            tags.Add(_names[2], c);
+        }
+
+        if (_names.Length > 3)
+        {
+            tags.Add(_names[3], d);
+        }
+
+        return tags;
+    }
+
+    private readonly record struct SeriesKey(string? A, string? B, string? C, string? D);
+}

@@ -1,0 +1,91 @@
+using System.Threading.Channels;
+
+namespace BpfAgent.Pipeline;
+
+/// <summary>
+/// Poll-thread side of the channel: fills the current batch and hands full batches to the channel without
+/// ever blocking. When the channel is full the batch's samples are dropped and counted per ring.
+/// </summary>
+public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPool pool)
+{
+    private SampleBatch? _current;
+    private RingSource[] _rings = [];
+
+    public RingSource[] Rings
+    {
+        get => _rings;
+        set
+        {
+            Flush();
+            _rings = value;
+        }
+    }
+
+    public void Add(int ring, ReadOnlySpan<byte> sample)
+    {
+        _current ??= Rent(sample.Length);
+        if (_current.TryAdd(ring, sample))
+        {
+            return;
+        }
+
+        Flush();
+        _current = Rent(sample.Length);
+        _current.TryAdd(ring, sample);
+    }
+
+    /// <summary>Sends the current batch, if any.</summary>
+    public void Flush()
+    {
+        SampleBatch? batch = _current;
+        if (batch is null)
+        {
+            return;
+        }
+
+        _current = null;
+        if (batch.IsEmpty)
+        {
+            pool.Return(batch);
+            return;
+        }
+
+        if (!writer.TryWrite(batch))
+        {
+            for (int i = 0; i < batch.Count; i++)
+            {
+                batch.Rings[batch.RingOf(i)].AddChannelDropped(1);
+            }
+
+            pool.Return(batch);
+        }
+    }
+
+    private SampleBatch Rent(int sampleBytes)
+    {
+        SampleBatch b = pool.Rent(sampleBytes);
+        b.Rings = _rings;
+        return b;
+    }
+}
+
+/// <summary>The libbpf consumer of one ring: copies each sample into the current batch.</summary>
+internal sealed class BatchingConsumer(int ring, BatchWriter writer, RingBufferPoller poller) : Bpf.IRingBufferConsumer
+{
+    private int _sinceCheck;
+
+    public bool OnSample(ReadOnlySpan<byte> sample)
+    {
+        writer.Add(ring, sample);
+
+        // Under saturation one poll call may not return for seconds: prove progress and honour stop from here.
+        if (++_sinceCheck >= 4096)
+        {
+            _sinceCheck = 0;
+            poller.MarkProgress();
+            return !poller.StopRequested;
+        }
+
+        return true;
+    }
+}

@@ -1,0 +1,34 @@
+using BpfAgent.Decoding;
+using BpfAgent.Logs;
+using BpfAgent.Metrics;
+
+namespace BpfAgent.Pipeline;
+
+/// <summary>What happens to one sample of a ring on the worker: length check, metric updates, the log line.</summary>
+public sealed class SampleProcessor(EventLayout layout, IReadOnlyList<MetricUpdater> metrics, EventLogWriter? log)
+{
+    private readonly MetricUpdater[] _metrics = [.. metrics];
+
+    public EventLayout Layout { get; } = layout;
+
+    public IReadOnlyList<MetricUpdater> Metrics => _metrics;
+
+    public EventLogWriter? Log { get; } = log;
+
+    /// <summary>False when the sample cannot be decoded (shorter than its struct).</summary>
+    public bool Process(ReadOnlySpan<byte> sample)
+    {
+        if (sample.Length < Layout.Size)
+        {
+            return false;
+        }
+
+        foreach (MetricUpdater m in _metrics)
+        {
+            m.Update(sample);
+        }
+
+        Log?.Write(sample);
+        return true;
+    }
+}

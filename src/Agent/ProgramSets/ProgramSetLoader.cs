@@ -1,0 +1,311 @@
+using System.Diagnostics.Metrics;
+using Bpf;
+using BpfAgent.Configuration;
+using BpfAgent.Decoding;
+using BpfAgent.Logs;
+using BpfAgent.Metrics;
+using BpfAgent.Pipeline;
+using Serilog.Events;
+
+namespace BpfAgent.ProgramSets;
+
+/// <summary>
+/// Turns a <see cref="ProgramSetConfig"/> into a <see cref="LoadedProgramSet"/>: open the object, check the
+/// config against it (maps, structs, fields, parameters: each mismatch a <see cref="ConfigError"/>), set
+/// parameters and pin paths, load, attach, and build the ring pipeline pieces. Throws
+/// <see cref="ConfigException"/> for configuration mistakes, <see cref="BpfException"/> for kernel refusals.
+/// </summary>
+public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger eventLogger)
+{
+    public const string MeterPrefix = "bpf_agent.set.";
+
+    /// <summary>Opens and checks the set without loading it (for <c>bpf-agent check</c> and before load).</summary>
+    public static OpenBpfObject OpenAndCheck(ProgramSetConfig config, List<ConfigError> errors, out Dictionary<RingConfig, EventLayout> layouts)
+    {
+        layouts = [];
+        if (!File.Exists(config.ObjectPath))
+        {
+            throw new ConfigException(new ConfigError(config.File, "object", $"'{config.ObjectPath}' does not exist",
+                "build the object (make bpf) or fix the path; a relative path is taken from the config directory"));
+        }
+
+        OpenBpfObject open = OpenBpfObject.OpenFile(config.ObjectPath, new BpfObjectOpenOptions { ObjectName = config.Name.Replace('-', '_') });
+        try
+        {
+            CheckPrograms(config, open, errors);
+            SetParameters(config, open, errors);
+            foreach (RingConfig ring in config.RingBuffers)
+            {
+                EventLayout? layout = CheckRing(config, ring, open, errors);
+                if (layout is not null)
+                {
+                    layouts[ring] = layout;
+                }
+            }
+
+            return open;
+        }
+        catch
+        {
+            open.Dispose();
+            throw;
+        }
+    }
+
+    public LoadedProgramSet Load(ProgramSetConfig config)
+    {
+        var errors = new List<ConfigError>();
+        using OpenBpfObject open = OpenAndCheck(config, errors, out Dictionary<RingConfig, EventLayout> layouts);
+
+        // Build decoders before load too: a decoder that does not fit its field is a config error.
+        var meter = new Meter(MeterPrefix + config.Name);
+        var processors = new Dictionary<RingConfig, SampleProcessor>();
+        try
+        {
+            foreach ((RingConfig ring, EventLayout layout) in layouts)
+            {
+                SampleProcessor? p = BuildProcessor(config, ring, layout, meter, errors);
+                if (p is not null)
+                {
+                    processors[ring] = p;
+                }
+            }
+
+            if (errors.Count > 0)
+            {
+                throw new ConfigException(errors);
+            }
+
+            string? pinDirectory = null;
+            if (config.Pinning.Enabled)
+            {
+                pinDirectory = Path.Combine(options.PinRoot, config.Name);
+                PinDirectory.Prepare(options.PinRoot, pinDirectory);
+                foreach (OpenBpfMap map in open.Maps)
+                {
+                    if (!map.Name.Contains('.', StringComparison.Ordinal))
+                    {
+                        map.PinPath = Path.Combine(pinDirectory, $"{map.Name}-{MapSchema.Hash(open, map)}"); // bpffs refuses '.' in names
+                    }
+                }
+
+                PinDirectory.ResolveIncompatible(pinDirectory, open.Maps.Where(m => m.PinPath is not null).Select(m => m.PinPath!),
+                    config.Pinning.ReplaceIncompatible, eventLogger, config.Name);
+            }
+
+            BpfObject obj = open.Load();
+            var links = new List<BpfLink>();
+            try
+            {
+                foreach (BpfProgram p in obj.Programs)
+                {
+                    if (p.Fd >= 0 && (config.Programs?.Contains(p.Name) ?? p.AutoAttach))
+                    {
+                        links.Add(p.Attach());
+                    }
+                }
+
+                var rings = config.RingBuffers.Select(r => new RingSource(config.Name, obj.GetMap(r.Map), processors[r])).ToList();
+                return new LoadedProgramSet(config, obj, links, meter, rings, pinDirectory);
+            }
+            catch
+            {
+                foreach (BpfLink l in links)
+                {
+                    l.Dispose();
+                }
+
+                obj.Dispose();
+                throw;
+            }
+        }
+        catch
+        {
+            meter.Dispose();
+            throw;
+        }
+    }
+
+    private static void CheckPrograms(ProgramSetConfig config, OpenBpfObject open, List<ConfigError> errors)
+    {
+        if (config.Programs is null)
+        {
+            return;
+        }
+
+        var names = open.Programs.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        for (int i = 0; i < config.Programs.Count; i++)
+        {
+            if (!names.Contains(config.Programs[i]))
+            {
+                errors.Add(new ConfigError(config.File, $"programs[{i}]", $"the object has no program '{config.Programs[i]}'",
+                    $"use one of: {string.Join(", ", names.Order(StringComparer.Ordinal))}"));
+            }
+        }
+
+        // Programs not listed are not loaded at all: nothing unused runs in the kernel.
+        foreach (OpenBpfProgram p in open.Programs)
+        {
+            if (!config.Programs.Contains(p.Name))
+            {
+                p.AutoLoad = false;
+            }
+        }
+    }
+
+    private static void SetParameters(ProgramSetConfig config, OpenBpfObject open, List<ConfigError> errors)
+    {
+        foreach (ParameterConfig p in config.Parameters)
+        {
+            if (!Globals.TryDescribe(open, p.Name, out Globals.Variable v))
+            {
+                errors.Add(new ConfigError(config.File, p.Key, $"the object has no global variable '{p.Name}'",
+                    $"use one of: {string.Join(", ", Globals.Names(open))}"));
+                continue;
+            }
+
+            byte[]? bytes = Globals.Encode(v, Globals.Substitute(p.Value), out string? problem);
+            if (bytes is null)
+            {
+                errors.Add(new ConfigError(config.File, p.Key, problem!, $"give a value that fits '{p.Name}' ({v.Description})"));
+                continue;
+            }
+
+            open.SetGlobal(p.Name, bytes);
+        }
+    }
+
+    private static EventLayout? CheckRing(ProgramSetConfig config, RingConfig ring, OpenBpfObject open, List<ConfigError> errors)
+    {
+        if (!open.TryGetMap(ring.Map, out OpenBpfMap map))
+        {
+            errors.Add(new ConfigError(config.File, $"{ring.Key}.map", $"the object has no map '{ring.Map}'",
+                $"use one of its ring buffers: {string.Join(", ", open.Maps.Where(m => m.Type == BpfMapType.RingBuffer).Select(m => m.Name))}"));
+            return null;
+        }
+
+        if (map.Type != BpfMapType.RingBuffer)
+        {
+            errors.Add(new ConfigError(config.File, $"{ring.Key}.map", $"map '{ring.Map}' is a {map.Type} map, not a ring buffer",
+                "name a BPF_MAP_TYPE_RINGBUF map"));
+            return null;
+        }
+
+        Btf? btf = open.Btf;
+        if (btf is null)
+        {
+            errors.Add(new ConfigError(config.File, $"{ring.Key}.struct", "the object has no BTF", "compile the object with clang -g"));
+            return null;
+        }
+
+        EventLayout layout;
+        try
+        {
+            layout = EventLayout.FromBtf(btf, ring.Struct);
+        }
+        catch (KeyNotFoundException e)
+        {
+            errors.Add(new ConfigError(config.File, $"{ring.Key}.struct", $"no struct '{ring.Struct}' in the object's BTF",
+                $"check the name; if it is right, anchor it in the C source: {e.Message.Split("anchor it with ")[^1].TrimEnd('.')}"));
+            return null;
+        }
+
+        foreach (MetricConfig m in ring.Metrics)
+        {
+            if (m.Field is not null)
+            {
+                EventField? f = FindField(config, layout, m.Field, $"{m.Key}.field", errors);
+                if (f is not null && !f.IsInteger)
+                {
+                    errors.Add(new ConfigError(config.File, $"{m.Key}.field", $"field '{m.Field}' is {f.Shape}, not a number",
+                        "observe an integer field"));
+                }
+            }
+
+            foreach (LabelConfig l in m.Labels)
+            {
+                FindField(config, layout, l.Field, $"{l.Key}.field", errors);
+            }
+        }
+
+        if (ring.Log is LogConfig log)
+        {
+            foreach (string placeholder in EventLogWriter.Placeholders(EventLogWriter.Parse(log.Message)))
+            {
+                FindField(config, layout, placeholder, $"{log.Key}.message", errors);
+            }
+        }
+
+        return layout;
+    }
+
+    private static EventField? FindField(ProgramSetConfig config, EventLayout layout, string path, string key, List<ConfigError> errors)
+    {
+        EventField? f = layout.Find(path);
+        if (f is null)
+        {
+            errors.Add(new ConfigError(config.File, key, $"struct '{layout.StructName}' has no field '{path}'",
+                $"use one of: {string.Join(", ", layout.Fields.Select(x => x.Path))}"));
+        }
+
+        return f;
+    }
+
+    private SampleProcessor? BuildProcessor(ProgramSetConfig config, RingConfig ring, EventLayout layout, Meter meter, List<ConfigError> errors)
+    {
+        int before = errors.Count;
+        var metrics = new List<MetricUpdater>();
+        foreach (MetricConfig m in ring.Metrics)
+        {
+            var labels = new List<(string, FieldValueDecoder)>();
+            foreach (LabelConfig l in m.Labels)
+            {
+                EventField? f = layout.Find(l.Field);
+                FieldValueDecoder? d = f is null ? null : FieldValueDecoder.Create(f, l.Decoder, l.Values, out string? problem)
+                    ?? Error(errors, config.File, $"{l.Key}.decoder", problem!);
+                if (d is not null)
+                {
+                    labels.Add((l.Name, d));
+                }
+            }
+
+            if (errors.Count == before)
+            {
+                metrics.Add(MetricUpdater.Create(meter, m, new LabelSet(labels, m.MaxSeries), m.Field is null ? null : layout.Find(m.Field)));
+            }
+        }
+
+        EventLogWriter? log = null;
+        if (ring.Log is LogConfig lc)
+        {
+            var fields = new List<(string, FieldValueDecoder)>();
+            Serilog.Events.MessageTemplate template = EventLogWriter.Parse(lc.Message);
+            foreach (string placeholder in EventLogWriter.Placeholders(template))
+            {
+                EventField? f = layout.Find(placeholder);
+                FieldDecoder kind = lc.Decoders.GetValueOrDefault(placeholder, FieldDecoder.Auto);
+                if (kind == FieldDecoder.Auto && f is { Shape: FieldShape.ByteArray })
+                {
+                    kind = FieldDecoder.String;
+                }
+
+                FieldValueDecoder? d = f is null ? null : FieldValueDecoder.Create(f, kind, null, out string? problem)
+                    ?? Error(errors, config.File, $"{lc.Key}.decoders.{placeholder}", problem!);
+                if (d is not null)
+                {
+                    fields.Add((placeholder, d));
+                }
+            }
+
+            log = new EventLogWriter(eventLogger, lc.Level, template, fields, lc.RatePerSecond, config.Name, ring.Map);
+        }
+
+        return errors.Count == before ? new SampleProcessor(layout, metrics, log) : null;
+    }
+
+    private static FieldValueDecoder? Error(List<ConfigError> errors, string file, string key, string problem)
+    {
+        errors.Add(new ConfigError(file, key, problem, "choose a decoder that fits the field's type (see docs/configuration.md)"));
+        return null;
+    }
+}

@@ -1,0 +1,35 @@
+namespace BpfAgent.ProgramSets;
+
+public enum ProgramSetStatus
+{
+    Loading,
+    Up,
+    Failed,
+}
+
+/// <summary>What the health endpoint and the self-metrics say about one set.</summary>
+public sealed class ProgramSetState(string name)
+{
+    public string Name { get; } = name;
+
+    public ProgramSetStatus Status { get; set; } = ProgramSetStatus.Loading;
+
+    /// <summary>Why the set failed (one line, no kernel addresses), or null.</summary>
+    public string? Error { get; set; }
+
+    /// <summary>The running set, when up.</summary>
+    public LoadedProgramSet? Loaded { get; set; }
+
+    /// <summary>Set when a ring's drop ratio passed the set's alarm threshold in the last check.</summary>
+    public bool DropAlarm { get; set; }
+}
+
+/// <summary>Every configured set and its state; read by health and metrics, written by the manager.</summary>
+public sealed class ProgramSetRegistry
+{
+    private volatile ProgramSetState[] _sets = [];
+
+    public IReadOnlyList<ProgramSetState> Sets => _sets;
+
+    public void Replace(IEnumerable<ProgramSetState> sets) => _sets = [.. sets];
+}
