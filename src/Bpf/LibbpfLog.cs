@@ -24,7 +24,8 @@ public static unsafe class LibbpfLog
     /// <summary>
     /// Sends every libbpf log line of this process to <paramref name="logger"/> (null: drop them).
     /// WARN maps to Warning, INFO to Information, DEBUG to Debug; DEBUG lines are only formatted when the
-    /// logger has Debug enabled.
+    /// logger has Debug enabled. Lines lose their trailing newline and kernel addresses are redacted
+    /// (<see cref="VerifierLog.Redact"/>).
     /// </summary>
     public static void SetLogger(ILogger? logger)
     {
@@ -84,7 +85,8 @@ public static unsafe class LibbpfLog
                 return 0;
             }
 
-            string text = Format(format, args);
+            // Verifier logs print kernel pointers (ld_imm64 of a map): keep them out of logs too, not just exceptions.
+            string text = VerifierLog.Redact(Format(format, args));
             capture?.Add(text);
             if (log)
             {

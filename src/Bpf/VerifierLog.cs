@@ -17,16 +17,14 @@ public static partial class VerifierLog
     /// </summary>
     public static string Tail(string log)
     {
+        ArgumentNullException.ThrowIfNull(log);
         string[] lines = log.Replace("\r", "", StringComparison.Ordinal)
             .Split('\n', StringSplitOptions.RemoveEmptyEntries);
         int start = Math.Max(0, lines.Length - MaxLines);
-        string tail = string.Join('\n', lines, start, lines.Length - start);
-        if (tail.Length > MaxChars)
-        {
-            tail = tail[^MaxChars..];
-        }
 
-        return Redact(tail);
+        // Redact before cutting: a cut through an address would leave its low digits unrecognisable, and kept.
+        string tail = Redact(string.Join('\n', lines, start, lines.Length - start));
+        return tail.Length > MaxChars ? tail[^MaxChars..] : tail;
     }
 
     /// <summary>Replaces kernel addresses (0xffff followed by 12 hex digits, with or without 0x).</summary>

@@ -8,13 +8,25 @@ namespace Bpf;
 /// Poll and Consume must be called from one thread at a time; dispatch to consumers allocates nothing.
 /// The maps' objects must outlive the ring buffer.
 /// </summary>
+/// <remarks>
+/// A concurrent or re-entrant Poll, Consume or Add (for example from a consumer) throws
+/// <see cref="InvalidOperationException"/> instead of corrupting libbpf's state. Dispose during a Poll or
+/// Consume (from a consumer, or another thread) is deferred until that call returns: it does not interrupt a
+/// blocked Poll, so poll with a timeout.
+/// </remarks>
 public sealed unsafe class RingBuffer : IDisposable
 {
     // Returned by the native callback when a consumer asks to stop; libbpf hands it back from poll/consume.
     private const int StopRequested = -125; // -ECANCELED
 
+    private const int Idle = 0;
+    private const int InCall = 1;
+    private const int Disposed = 2;
+    private const int DisposeRequested = 3;
+
     private readonly List<Ring> _rings = [];
     private nint _rb;
+    private int _state;
     private bool _stopped;
 
     /// <summary>Creates a ring buffer over <paramref name="map"/> with its consumer; add more rings with <see cref="Add"/>.</summary>
@@ -26,43 +38,53 @@ public sealed unsafe class RingBuffer : IDisposable
         {
             int errno = Marshal.GetLastPInvokeError();
             ring.Handle.Free();
+            GC.SuppressFinalize(this);
             throw BpfException.FromErrno(errno == 0 ? 22 : errno, "ring_buffer__new", map.Name);
         }
 
         _rings.Add(ring);
     }
 
+    ~RingBuffer() => Free();
+
     /// <summary>The rings, in the order they were added.</summary>
     public IReadOnlyList<RingStatistics> Rings => _rings;
 
     /// <summary>The epoll fd that becomes readable when any ring has data (for callers with their own loop).</summary>
-    public int EpollFd => Interop.Libbpf.ring_buffer__epoll_fd(Pointer);
+    public int EpollFd
+    {
+        get
+        {
+            int state = Volatile.Read(ref _state);
+            ObjectDisposedException.ThrowIf(state is Disposed or DisposeRequested, this);
+            return Interop.Libbpf.ring_buffer__epoll_fd(_rb);
+        }
+    }
 
     /// <summary>Whether the last Poll or Consume ended because a consumer returned false.</summary>
     public bool WasStopped => _stopped;
 
-    private nint Pointer
-    {
-        get
-        {
-            ObjectDisposedException.ThrowIf(_rb == 0, this);
-            return _rb;
-        }
-    }
-
     /// <summary>Adds another ring with its own consumer (ring_buffer__add).</summary>
     public RingBuffer Add(BpfMap map, IRingBufferConsumer consumer)
     {
-        nint rb = Pointer;
-        Ring ring = NewRing(map, consumer);
-        int rc = Interop.Libbpf.ring_buffer__add(rb, map.Fd, &OnSample, (void*)GCHandle.ToIntPtr(ring.Handle));
-        if (rc < 0)
+        nint rb = Enter();
+        try
         {
-            ring.Handle.Free();
-            Errors.Check(rc, "ring_buffer__add", map.Name);
+            Ring ring = NewRing(map, consumer);
+            int rc = Interop.Libbpf.ring_buffer__add(rb, map.Fd, &OnSample, (void*)GCHandle.ToIntPtr(ring.Handle));
+            if (rc < 0)
+            {
+                ring.Handle.Free();
+                Errors.Check(rc, "ring_buffer__add", map.Name);
+            }
+
+            _rings.Add(ring);
+        }
+        finally
+        {
+            Exit();
         }
 
-        _rings.Add(ring);
         return this;
     }
 
@@ -73,21 +95,99 @@ public sealed unsafe class RingBuffer : IDisposable
     /// </summary>
     public int Poll(int timeoutMs)
     {
-        nint rb = Pointer;
+        nint rb = Enter();
         long before = TotalSamples();
         _stopped = false;
-        int rc = Interop.Libbpf.ring_buffer__poll(rb, timeoutMs);
+        int rc;
+        try
+        {
+            rc = Interop.Libbpf.ring_buffer__poll(rb, timeoutMs);
+        }
+        finally
+        {
+            Exit();
+        }
+
         return Finish(rc, before, "ring_buffer__poll");
     }
 
     /// <summary>Consumes everything every ring holds now, without waiting. Returns the samples consumed.</summary>
     public int Consume()
     {
-        nint rb = Pointer;
+        nint rb = Enter();
         long before = TotalSamples();
         _stopped = false;
-        int rc = Interop.Libbpf.ring_buffer__consume(rb);
+        int rc;
+        try
+        {
+            rc = Interop.Libbpf.ring_buffer__consume(rb);
+        }
+        finally
+        {
+            Exit();
+        }
+
         return Finish(rc, before, "ring_buffer__consume");
+    }
+
+    public void Dispose()
+    {
+        while (true)
+        {
+            int state = Volatile.Read(ref _state);
+            if (state is Disposed or DisposeRequested)
+            {
+                return;
+            }
+
+            // Idle: free now. In a call: the call frees on its way out (Exit).
+            int next = state == Idle ? Disposed : DisposeRequested;
+            if (Interlocked.CompareExchange(ref _state, next, state) == state)
+            {
+                if (next == Disposed)
+                {
+                    Free();
+                }
+
+                GC.SuppressFinalize(this);
+                return;
+            }
+        }
+    }
+
+    private nint Enter()
+    {
+        int state = Interlocked.CompareExchange(ref _state, InCall, Idle);
+        if (state == Idle)
+        {
+            return _rb;
+        }
+
+        ObjectDisposedException.ThrowIf(state is Disposed or DisposeRequested, this);
+        throw new InvalidOperationException(
+            "The ring buffer is already in Poll, Consume or Add: call it from one thread at a time, never from a consumer.");
+    }
+
+    private void Exit()
+    {
+        if (Interlocked.CompareExchange(ref _state, Idle, InCall) == DisposeRequested)
+        {
+            Volatile.Write(ref _state, Disposed);
+            Free();
+        }
+    }
+
+    private void Free()
+    {
+        nint rb = Interlocked.Exchange(ref _rb, 0);
+        if (rb != 0)
+        {
+            Interop.Libbpf.ring_buffer__free(rb);
+            foreach (Ring r in _rings)
+            {
+                r.Handle.Free();
+            }
+        }
     }
 
     private int Finish(int rc, long before, string function)
@@ -151,19 +251,6 @@ public sealed unsafe class RingBuffer : IDisposable
             }
 
             return 0;
-        }
-    }
-
-    public void Dispose()
-    {
-        if (_rb != 0)
-        {
-            Interop.Libbpf.ring_buffer__free(_rb);
-            _rb = 0;
-            foreach (Ring r in _rings)
-            {
-                r.Handle.Free();
-            }
         }
     }
 
