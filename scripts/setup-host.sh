@@ -11,7 +11,7 @@ done
 [ -f /usr/include/bpf/libbpf.h ] || need_pkgs+=(libbpf-dev)
 [ -f /usr/include/libelf.h ] || need_pkgs+=(libelf-dev)
 [ -f /usr/include/zlib.h ] || need_pkgs+=(zlib1g-dev)
-if [ "${WITH_PROMETHEUS:-0}" = 1 ] && ! command -v prometheus >/dev/null 2>&1; then
+if ! command -v prometheus >/dev/null 2>&1; then
     need_pkgs+=(prometheus)
 fi
 
@@ -27,7 +27,7 @@ if ((${#need_pkgs[@]})); then
     apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 
-if [ "${WITH_PROMETHEUS:-0}" = 1 ]; then
+if true; then
     # Debian's package enables a prometheus service on :9090; tests start their own on a free port.
     if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
         systemctl disable --now prometheus >/dev/null 2>&1 || true
