@@ -59,6 +59,7 @@ public readonly unsafe struct BpfMap
         fixed (byte* k = key, v = value)
         {
             int rc = Interop.Libbpf.bpf_map_lookup_elem(Fd, k, v);
+            GC.KeepAlive(_owner); // its handle owns the fd: no finalizer may close it mid-call
             if (rc == -2)
             {
                 return false;
@@ -74,8 +75,11 @@ public readonly unsafe struct BpfMap
         where TKey : unmanaged
         where TValue : unmanaged
     {
-        value = default;
-        return TryLookup(new ReadOnlySpan<byte>(&key, sizeof(TKey)), new Span<byte>(Unsafe.AsPointer(ref value), sizeof(TValue)));
+        // Into a local: the caller's out location may be a field of a movable heap object.
+        TValue result = default;
+        bool found = TryLookup(new ReadOnlySpan<byte>(&key, sizeof(TKey)), new Span<byte>(&result, sizeof(TValue)));
+        value = result;
+        return found;
     }
 
     /// <summary>
@@ -133,6 +137,7 @@ public readonly unsafe struct BpfMap
         fixed (byte* k = key)
         {
             int rc = Interop.Libbpf.bpf_map_delete_elem(Fd, k);
+            GC.KeepAlive(_owner); // its handle owns the fd: no finalizer may close it mid-call
             if (rc == -2)
             {
                 return false;
@@ -157,6 +162,7 @@ public readonly unsafe struct BpfMap
         fixed (byte* k = key, n = nextKey)
         {
             int rc = Interop.Libbpf.bpf_map_get_next_key(Fd, key.IsEmpty ? null : k, n);
+            GC.KeepAlive(_owner); // its handle owns the fd: no finalizer may close it mid-call
             if (rc == -2)
             {
                 return false;

@@ -53,19 +53,32 @@ public sealed unsafe class BpfObject : BpfObjectBase
         : throw new KeyNotFoundException($"{Path}: no map '{name}'; the object has: {string.Join(", ", Maps.Select(x => x.Name))}.");
 
     /// <summary>
-    /// Attaches every loaded program whose section allows auto-attach. If one fails, the links made so far are
-    /// detached and the error is thrown.
+    /// Attaches every loaded program whose section names its hook and whose auto-attach flag is on, as a
+    /// libbpf skeleton does: programs whose section gives libbpf no way to attach them (<c>SEC("tp")</c>,
+    /// <c>SEC("xdp")</c>...) are skipped. If one fails, the links made so far are detached and the error is
+    /// thrown.
     /// </summary>
     public IReadOnlyList<BpfLink> AttachAll()
     {
+        const int EOPNOTSUPP = 95;
         var links = new List<BpfLink>();
         try
         {
             foreach (BpfProgram p in Programs)
             {
-                if (p.Fd >= 0 && p.AutoAttach)
+                if (p.Fd < 0 || !p.AutoAttach)
+                {
+                    continue;
+                }
+
+                try
                 {
                     links.Add(p.Attach());
+                }
+                catch (BpfException e) when (e.Errno == EOPNOTSUPP)
+                {
+                    // bpf_program__attach's answer for a section without an attach function, or one that
+                    // names no target; the skeleton API skips these silently.
                 }
             }
         }

@@ -108,14 +108,7 @@ public abstract unsafe class BpfObjectBase : IDisposable
             $"{Path}: the object has no BTF, so global '{name}' cannot be found; compile with clang -g.");
         foreach (nint map in MapPointers())
         {
-            string mapName = NativeText.ToString(Interop.Libbpf.bpf_map__name(map)) ?? "";
-            int dot = mapName.IndexOf('.', StringComparison.Ordinal);
-            if (dot < 0)
-            {
-                continue;
-            }
-
-            BtfType? sec = btf.FindType(mapName[dot..], BtfKind.Datasec);
+            BtfType? sec = DataSection(btf, map);
             if (sec is null)
             {
                 continue;
@@ -132,6 +125,31 @@ public abstract unsafe class BpfObjectBase : IDisposable
 
         throw new KeyNotFoundException(
             $"{Path}: no global variable '{name}' in the object's .bss, .data or .rodata sections.");
+    }
+
+    // The DATASEC describing an internal map's value. libbpf records it as the map's BTF value type; the
+    // name fallback strips the object-name prefix libbpf puts before the section name ("obj.name.bss"
+    // holds ".bss": try each dot, so a dotted object name still matches).
+    private static BtfType? DataSection(Btf btf, nint map)
+    {
+        uint valueType = Interop.Libbpf.bpf_map__btf_value_type_id(map);
+        if (valueType != 0)
+        {
+            BtfType t = btf.GetType(valueType);
+            return t.Kind == BtfKind.Datasec ? t : null;
+        }
+
+        string mapName = NativeText.ToString(Interop.Libbpf.bpf_map__name(map)) ?? "";
+        for (int dot = mapName.IndexOf('.', StringComparison.Ordinal); dot >= 0;
+             dot = mapName.IndexOf('.', dot + 1))
+        {
+            if (btf.FindType(mapName[dot..], BtfKind.Datasec) is BtfType sec)
+            {
+                return sec;
+            }
+        }
+
+        return null;
     }
 
     public void Dispose()

@@ -12,6 +12,9 @@ public sealed class BpfObjectOpenOptions
     /// <summary>
     /// Size of a kernel (verifier) log buffer libbpf passes to every program and BTF load; 0 lets libbpf log
     /// only on failure. With a buffer, a failed load's <see cref="BpfException.VerifierLog"/> comes from it.
+    /// The kernel fails a load (ENOSPC) whose log does not fit, even of a valid program: level 2 logs every
+    /// instruction it verifies, and a 4 KiB buffer already failed small test programs at level 1. Give 1 MiB
+    /// or more.
     /// </summary>
     public int KernelLogSize { get; init; }
 

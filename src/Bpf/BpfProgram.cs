@@ -31,10 +31,13 @@ public readonly unsafe struct BpfProgram
 
     public BpfProgramType Type => (BpfProgramType)Interop.Libbpf.bpf_program__type(Pointer);
 
-    /// <summary>The program's fd, or -1 when it was not loaded (autoload off).</summary>
+    /// <summary>The program's fd, or a negative value when it was not loaded (autoload off).</summary>
     public int Fd => Interop.Libbpf.bpf_program__fd(Pointer);
 
-    /// <summary>Whether its section tells libbpf how to attach it.</summary>
+    /// <summary>
+    /// The auto-attach flag (default on; <see cref="OpenBpfProgram.AutoAttach"/> changes it). Whether the
+    /// section also names a hook libbpf can attach to is only known by trying: <see cref="BpfObject.AttachAll"/>.
+    /// </summary>
     public bool AutoAttach => Interop.Libbpf.bpf_program__autoattach(Pointer);
 
     /// <summary>Attaches by section (tracepoint, raw tracepoint, fentry...). Dispose the link to detach.</summary>

@@ -10,6 +10,7 @@ namespace Bpf;
 /// </summary>
 public sealed unsafe class OpenBpfObject : BpfObjectBase
 {
+    private const int ENOSPC = 28;
     private readonly int _kernelLogSize;
     private byte[]? _kernelLog;
 
@@ -193,7 +194,18 @@ public sealed unsafe class OpenBpfObject : BpfObjectBase
             string log = KernelLogText() is { Length: > 0 } kernelLog ? kernelLog : capture.Text;
             handle.Dispose();
             _kernelLog = null;
-            throw BpfException.FromErrno(-rc, "bpf_object__load", Path, log.Length == 0 ? null : VerifierLog.Tail(log));
+            string? tail = log.Length == 0 ? null : VerifierLog.Tail(log);
+            if (-rc == ENOSPC && _kernelLogSize > 0)
+            {
+                // The kernel fails even a valid program when the log it was asked for does not fit.
+                throw new BpfException(
+                    $"bpf_object__load ({Path}) failed: the kernel log buffer (KernelLogSize = {_kernelLogSize} bytes) is too " +
+                    "small for the log level asked for, and the kernel refuses a load whose log does not fit; " +
+                    $"raise KernelLogSize or set it to 0 (errno {ENOSPC})",
+                    ENOSPC, "bpf_object__load", Path, Errors.Describe(ENOSPC), null) { VerifierLog = tail };
+            }
+
+            throw BpfException.FromErrno(-rc, "bpf_object__load", Path, tail);
         }
 
         return new BpfObject(handle, Path);

@@ -36,7 +36,7 @@ public readonly unsafe struct OpenBpfProgram
         set => Errors.Check(Interop.Libbpf.bpf_program__set_autoload(Pointer, value), "bpf_program__set_autoload", Name);
     }
 
-    /// <summary>Whether <see cref="BpfObject.AttachAll"/> attaches this program (default: its section allows it).</summary>
+    /// <summary>Whether <see cref="BpfObject.AttachAll"/> attaches this program (default true; it skips programs whose section names no hook anyway).</summary>
     public bool AutoAttach
     {
         get => Interop.Libbpf.bpf_program__autoattach(Pointer);

@@ -9,6 +9,7 @@ public sealed unsafe class Btf
     private readonly BpfObjectBase _owner;
     private readonly nint _btf;
     private readonly Dictionary<uint, BtfType> _cache = [];
+    private readonly Lock _gate = new();
 
     internal Btf(BpfObjectBase owner, nint btf)
     {
@@ -28,23 +29,27 @@ public sealed unsafe class Btf
         }
     }
 
-    /// <summary>The type with this id. Id 0 is void.</summary>
+    /// <summary>The type with this id. Id 0 is void. Safe to call from several threads.</summary>
     public BtfType GetType(uint id)
     {
-        if (_cache.TryGetValue(id, out BtfType? t))
+        // Decoders resolve types lazily, possibly from several workers: the cache is shared state.
+        lock (_gate)
         {
+            if (_cache.TryGetValue(id, out BtfType? t))
+            {
+                return t;
+            }
+
+            Interop.Libbpf.BtfType* raw = Interop.Libbpf.btf__type_by_id(Pointer, id);
+            if (raw == null)
+            {
+                throw new ArgumentOutOfRangeException(nameof(id), id, $"No BTF type with id {id} in {_owner.Path}.");
+            }
+
+            t = new BtfType(this, id, raw);
+            _cache[id] = t;
             return t;
         }
-
-        Interop.Libbpf.BtfType* raw = Interop.Libbpf.btf__type_by_id(Pointer, id);
-        if (raw == null)
-        {
-            throw new ArgumentOutOfRangeException(nameof(id), id, $"No BTF type with id {id} in {_owner.Path}.");
-        }
-
-        t = new BtfType(this, id, raw);
-        _cache[id] = t;
-        return t;
     }
 
     /// <summary>The type of this name and kind, or null when the object's BTF has none.</summary>

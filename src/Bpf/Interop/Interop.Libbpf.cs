@@ -146,6 +146,9 @@ internal static unsafe partial class Interop
         internal static partial uint bpf_map__map_flags(nint map);
 
         [LibraryImport(Libraries.Libbpf)]
+        internal static partial uint bpf_map__btf_value_type_id(nint map);
+
+        [LibraryImport(Libraries.Libbpf)]
         internal static partial int bpf_map__fd(nint map);
 
         [LibraryImport(Libraries.Libbpf)]

@@ -2,13 +2,15 @@
 // Programs that fail on purpose. `rejected` is refused by the verifier (a map value used without
 // a NULL check); `missing_target` loads but names a tracepoint that does not exist.
 // Tests turn each one's autoload on or off to get the failure they want.
+// `values` is a hash map on purpose: newer verifiers (seen on 6.18) know that an array lookup with a
+// constant in-range key cannot return NULL, and accept the unchecked access.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
 char LICENSE[] SEC("license") = "GPL";
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);
