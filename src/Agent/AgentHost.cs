@@ -65,6 +65,9 @@ public static class AgentHost
         builder.Services.AddSingleton<ProgramSetManager>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ProgramSetManager>());
         builder.Services.AddHostedService<SystemdNotifications>();
+        builder.Services.AddSingleton(new ConfigurationSource(options.ConfigDirectory, hostArgs));
+        builder.Services.AddHostedService<ConfigReloader>();
+        builder.Services.AddHostedService<DropAlarmMonitor>();
         builder.Services.AddSingleton(sp =>
         {
             var libbpfLogger = new RateLimitedLogger(sp.GetRequiredService<ILoggerFactory>().CreateLogger("libbpf"), options.LibbpfLogLinesPerSecond);
@@ -86,7 +89,7 @@ public static class AgentHost
         _ = app.Services.GetRequiredService<AgentMetrics>();
 
         app.MapPrometheusScrapingEndpoint("/metrics");
-        bool reportDropAlarms = config.Configuration.GetValue("Agent:ReportDropAlarmsInHealth", false);
+        bool reportDropAlarms = options.ReportDropAlarmsInHealth;
         app.MapGet("/healthz", (ProgramSetRegistry registry, ProgramSetManager manager) => HealthEndpoint.Handle(registry, manager, reportDropAlarms));
         return app;
     }

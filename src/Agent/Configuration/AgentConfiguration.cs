@@ -50,6 +50,8 @@ public sealed record AgentConfiguration(IConfiguration Configuration, AgentOptio
             errors.AddRange(setErrors);
         }
 
+        CheckTrust(agentFile, options, sets, errors);
+
         // Metric names are global in the scrape: two sets may not define the same one.
         foreach (IGrouping<string, (ProgramSetConfig Set, MetricConfig Metric)> dup in sets
                      .SelectMany(s => s.RingBuffers.SelectMany(r => r.Metrics).Select(m => (Set: s, Metric: m)))
@@ -61,5 +63,36 @@ public sealed record AgentConfiguration(IConfiguration Configuration, AgentOptio
         }
 
         return new AgentConfiguration(configuration, options, sets, errors);
+    }
+
+    /// <summary>The files that decide what is loaded into the kernel must not be changeable by anyone but root.</summary>
+    private static void CheckTrust(string agentFile, AgentOptions options, List<ProgramSetConfig> sets, List<ConfigError> errors)
+    {
+        const string Fix = "make the file and every directory above it owned by root and not writable by group or others (chown root:root; chmod go-w)";
+        if (File.Exists(agentFile) && Security.FileTrust.Check(agentFile) is string agentProblem)
+        {
+            errors.Add(new ConfigError(agentFile, "", $"refused: {agentProblem}", Fix));
+        }
+
+        if (Directory.Exists(options.ProgramsPath))
+        {
+            foreach (string file in Directory.GetFiles(options.ProgramsPath, "*.json"))
+            {
+                if (Security.FileTrust.Check(file) is string problem)
+                {
+                    errors.Add(new ConfigError(file, "", $"refused: {problem}", Fix));
+                    sets.RemoveAll(s => s.File == file);
+                }
+            }
+        }
+
+        foreach (ProgramSetConfig set in sets.ToList())
+        {
+            if (File.Exists(set.ObjectPath) && Security.FileTrust.Check(set.ObjectPath) is string problem)
+            {
+                errors.Add(new ConfigError(set.File, "object", $"refused: {problem}", Fix));
+                sets.Remove(set);
+            }
+        }
     }
 }

@@ -43,6 +43,15 @@ public sealed record AgentOptions
     /// <summary>Most libbpf log lines per second written to the log; the rest are counted.</summary>
     public int LibbpfLogLinesPerSecond { get; init; } = 50;
 
+    /// <summary>Drop ratio (dropped / produced over a second) above which a set's rings raise the drop alarm, unless the set sets its own.</summary>
+    public double DropAlarmRatio { get; init; } = 0.01;
+
+    /// <summary>Let an active drop alarm turn /healthz into 503.</summary>
+    public bool ReportDropAlarmsInHealth { get; init; }
+
+    /// <summary>Reload program sets when files in the config directory change (SIGHUP always reloads).</summary>
+    public bool WatchConfigDirectory { get; init; } = true;
+
     /// <summary>Maximum seconds a graceful shutdown may take.</summary>
     public double ShutdownTimeoutSeconds { get; init; } = 5;
 
@@ -52,7 +61,7 @@ public sealed record AgentOptions
     [
         nameof(Listen), nameof(ProgramsDirectory), nameof(PinRoot), nameof(KeepPinsOnExit), nameof(ChannelCapacity),
         nameof(BatchBytes), nameof(PollTimeoutMs), nameof(EnableRunTimeStats), nameof(LibbpfLogLinesPerSecond),
-        nameof(ShutdownTimeoutSeconds),
+        nameof(ShutdownTimeoutSeconds), nameof(DropAlarmRatio), nameof(ReportDropAlarmsInHealth), nameof(WatchConfigDirectory),
     ];
 
     /// <summary>Reads and checks the "Agent" section; every problem is listed with the key and the fix.</summary>
@@ -80,6 +89,9 @@ public sealed record AgentOptions
             EnableRunTimeStats = Bool(s, nameof(EnableRunTimeStats), true, agentFile, errors),
             LibbpfLogLinesPerSecond = Int(s, nameof(LibbpfLogLinesPerSecond), 50, 1, 100_000, agentFile, errors),
             ShutdownTimeoutSeconds = Int(s, nameof(ShutdownTimeoutSeconds), 5, 1, 300, agentFile, errors),
+            DropAlarmRatio = Ratio(s, nameof(DropAlarmRatio), 0.01, agentFile, errors),
+            ReportDropAlarmsInHealth = Bool(s, nameof(ReportDropAlarmsInHealth), false, agentFile, errors),
+            WatchConfigDirectory = Bool(s, nameof(WatchConfigDirectory), true, agentFile, errors),
         };
 
         if (!Uri.TryCreate(o.Listen, UriKind.Absolute, out Uri? uri) || uri.Scheme != "http")
@@ -109,6 +121,23 @@ public sealed record AgentOptions
         }
 
         errors.Add(new ConfigError(file, $"Agent.{key}", $"'{v}' is not a whole number from {min} to {max}", $"set {key} to a number from {min} to {max}"));
+        return fallback;
+    }
+
+    private static double Ratio(IConfigurationSection s, string key, double fallback, string file, List<ConfigError> errors)
+    {
+        string? v = s[key];
+        if (v is null)
+        {
+            return fallback;
+        }
+
+        if (double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && d >= 0 && d <= 1)
+        {
+            return d;
+        }
+
+        errors.Add(new ConfigError(file, $"Agent.{key}", $"'{v}' is not a number from 0 to 1", $"set {key} to a fraction such as 0.01"));
         return fallback;
     }
 

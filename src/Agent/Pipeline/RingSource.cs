@@ -20,12 +20,34 @@ public sealed class RingSource(string setName, BpfMap map, SampleProcessor proce
 
     public SampleProcessor Processor { get; } = processor;
 
-    /// <summary>The libbpf ring's counters (samples and bytes received), set when the poller adds the ring.</summary>
-    public RingStatistics? Statistics { get; set; }
+    private RingStatistics? _statistics;
+    private long _receivedBefore;
+    private long _bytesBefore;
+    private long _exceptionsBefore;
 
-    public long Received => Statistics?.SamplesReceived ?? 0;
+    /// <summary>
+    /// The libbpf ring's counters, set each time the poller (re)builds its ring buffer; counts of earlier ring
+    /// buffers are carried over so the totals never go back.
+    /// </summary>
+    public RingStatistics? Statistics
+    {
+        get => _statistics;
+        set
+        {
+            if (_statistics is not null)
+            {
+                _receivedBefore += _statistics.SamplesReceived;
+                _bytesBefore += _statistics.BytesReceived;
+                _exceptionsBefore += _statistics.ConsumerExceptions;
+            }
 
-    public long ReceivedBytes => Statistics?.BytesReceived ?? 0;
+            _statistics = value;
+        }
+    }
+
+    public long Received => _receivedBefore + (_statistics?.SamplesReceived ?? 0);
+
+    public long ReceivedBytes => _bytesBefore + (_statistics?.BytesReceived ?? 0);
 
     public long ChannelDropped => Interlocked.Read(ref _channelDropped);
 
@@ -34,7 +56,7 @@ public sealed class RingSource(string setName, BpfMap map, SampleProcessor proce
     public long DecodeErrors => Interlocked.Read(ref _decodeErrors);
 
     /// <summary>Exceptions thrown while handling a sample (caught; counted as decode-stage drops too).</summary>
-    public long ConsumerExceptions => Statistics?.ConsumerExceptions ?? 0;
+    public long ConsumerExceptions => _exceptionsBefore + (_statistics?.ConsumerExceptions ?? 0);
 
     internal void AddChannelDropped(long n) => Interlocked.Add(ref _channelDropped, n);
 

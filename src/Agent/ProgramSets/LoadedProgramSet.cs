@@ -46,6 +46,8 @@ public sealed class LoadedProgramSet : IDisposable
     /// <summary>Samples the kernel side could not reserve (sum over CPUs of bpf_agent_drops), or 0.</summary>
     public long KernelDropped => DropsMap is BpfMap m && !Object.IsDisposed ? KernelDrops.Read(m) : 0;
 
+    public List<SampleProcessor> Processors() => Rings.Select(r => r.Processor).ToList();
+
     /// <summary>Removes this set's pins (when the agent is told not to keep them).</summary>
     public void Unpin()
     {

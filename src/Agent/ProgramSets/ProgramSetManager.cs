@@ -1,7 +1,9 @@
+using System.Security.Cryptography;
 using System.Threading.Channels;
 using Bpf;
 using BpfAgent.Configuration;
 using BpfAgent.Pipeline;
+using BpfAgent.Security;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -11,25 +13,28 @@ namespace BpfAgent.ProgramSets;
 /// The lifecycle of all program sets and the pipeline between them. Sets are loaded, pinned and attached in
 /// <see cref="StartAsync"/>, so systemd's READY=1 (sent once every hosted service started) means "loaded".
 /// One set failing does not stop the others; a configuration mistake in a non-optional set stops the agent
-/// (status 78). <see cref="StopAsync"/>: stop polling, drain rings and channel, detach, close.
+/// (status 78). <see cref="ReloadAsync"/> replaces changed sets one by one, each fully loaded before the old
+/// one goes. <see cref="StopAsync"/>: stop polling, drain rings and channel, detach, close.
 /// </summary>
 public sealed class ProgramSetManager : IHostedService, IDisposable
 {
     private readonly AgentOptions _options;
-    private readonly IReadOnlyList<ProgramSetConfig> _configs;
+    private readonly IReadOnlyList<ProgramSetConfig> _initialConfigs;
     private readonly ProgramSetRegistry _registry;
     private readonly ProgramSetLoader _loader;
     private readonly ILogger _logger;
     private readonly Channel<SampleBatch> _channel;
-    private readonly SampleBatchPool _pool;
+    private readonly SemaphoreSlim _reloadLock = new(1, 1);
+    private readonly Dictionary<string, string> _fingerprints = new(StringComparer.Ordinal);
     private Task? _workerTask;
     private BpfStatsHandle? _stats;
+    private InstanceLock? _instanceLock;
 
     public ProgramSetManager(AgentOptions options, IReadOnlyList<ProgramSetConfig> configs, ProgramSetRegistry registry,
         Serilog.ILogger serilog, ILogger<ProgramSetManager> logger)
     {
         _options = options;
-        _configs = configs;
+        _initialConfigs = configs;
         _registry = registry;
         _logger = logger;
         _loader = new ProgramSetLoader(options, serilog);
@@ -39,16 +44,16 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
             SingleWriter = true,
             FullMode = BoundedChannelFullMode.Wait, // only TryWrite is used: a full channel refuses, the poller counts the drop
         });
-        _pool = new SampleBatchPool(options.BatchBytes);
-        Poller = new RingBufferPoller(_channel.Writer, _pool, options.PollTimeoutMs, logger);
-        Worker = new SampleWorker(_channel.Reader, _pool, logger);
+        Pool = new SampleBatchPool(options.BatchBytes);
+        Poller = new RingBufferPoller(_channel.Writer, Pool, options.PollTimeoutMs, logger);
+        Worker = new SampleWorker(_channel.Reader, Pool, logger);
     }
 
     public RingBufferPoller Poller { get; }
 
     public SampleWorker Worker { get; }
 
-    public SampleBatchPool Pool => _pool;
+    public SampleBatchPool Pool { get; }
 
     /// <summary>Batches waiting in the channel.</summary>
     public int ChannelDepth => _channel.Reader.CanCount ? _channel.Reader.Count : 0;
@@ -57,6 +62,7 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        TakeInstanceLock();
         if (_options.EnableRunTimeStats)
         {
             try
@@ -69,65 +75,234 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
             }
         }
 
-        var states = _configs.Select(c => new ProgramSetState(c.Name)).ToList();
-        _registry.Replace(states);
+        var states = new List<ProgramSetState>();
         var configErrors = new List<ConfigError>();
-        for (int i = 0; i < _configs.Count; i++)
+        foreach (ProgramSetConfig config in _initialConfigs)
         {
-            ProgramSetConfig config = _configs[i];
-            ProgramSetState state = states[i];
-            try
-            {
-                LoadedProgramSet set = _loader.Load(config);
-                state.Loaded = set;
-                state.Status = ProgramSetStatus.Up;
-                _logger.LogInformation("Program set {Set} is up: {Object}, attached {Programs}, rings {Rings}",
-                    config.Name, config.ObjectPath, set.AttachedPrograms, set.Rings.Select(r => r.MapName));
-            }
-            catch (ConfigException e) when (!config.Optional)
-            {
-                state.Status = ProgramSetStatus.Failed;
-                state.Error = e.Message;
-                configErrors.AddRange(e.Errors);
-            }
-            catch (Exception e)
-            {
-                state.Status = ProgramSetStatus.Failed;
-                state.Error = OneLine(e);
-                _logger.LogError("Program set {Set} failed to start and is left out: {Error}", config.Name, e.Message);
-            }
+            ProgramSetState state = LoadInto(new ProgramSetState(config.Name), config, configErrors);
+            states.Add(state);
         }
 
+        _registry.Replace(states);
         if (configErrors.Count > 0)
         {
             UnloadAll();
             throw new ConfigException(configErrors);
         }
 
-        Rings = states.Where(s => s.Loaded is not null).SelectMany(s => s.Loaded!.Rings).ToArray();
-        Poller.Start([.. Rings]);
+        StartPipeline();
         _workerTask = Task.Factory.StartNew(Worker.RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
         return Task.CompletedTask;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        var timeout = TimeSpan.FromSeconds(_options.ShutdownTimeoutSeconds);
-        Poller.Stop(timeout / 2);
-        _channel.Writer.TryComplete();
-        if (_workerTask is not null)
+        await _reloadLock.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
         {
-            await Task.WhenAny(_workerTask, Task.Delay(timeout / 2, CancellationToken.None)).ConfigureAwait(false);
+            var timeout = TimeSpan.FromSeconds(_options.ShutdownTimeoutSeconds);
+            Poller.Stop(timeout / 2);
+            _channel.Writer.TryComplete();
+            if (_workerTask is not null)
+            {
+                await Task.WhenAny(_workerTask, Task.Delay(timeout / 2, CancellationToken.None)).ConfigureAwait(false);
+            }
+
+            foreach (RingSource r in Rings)
+            {
+                r.Processor.Log?.Flush();
+            }
+
+            UnloadAll();
+            _stats?.Dispose();
+            _stats = null;
+            _instanceLock?.Dispose();
+            _instanceLock = null;
+        }
+        finally
+        {
+            _reloadLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Applies a new configuration set by set: a new or changed set is fully loaded and attached before it
+    /// replaces the old one; if that fails the old one keeps running. Removed sets are detached and closed
+    /// (their pins are kept). Returns false when any set failed.
+    /// </summary>
+    public async Task<bool> ReloadAsync(AgentConfiguration config)
+    {
+        await _reloadLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            return Reload(config);
+        }
+        finally
+        {
+            _reloadLock.Release();
+        }
+    }
+
+    private bool Reload(AgentConfiguration config)
+    {
+        bool ok = true;
+        foreach (ConfigError e in config.Errors)
+        {
+            _logger.LogError("Reload: configuration error: {Error}", e.ToString());
+            ok = false;
         }
 
-        foreach (RingSource r in Rings)
+        // A set whose file has errors is kept as it runs: a typo must not unload it.
+        var broken = config.Errors.Select(e => Path.GetFileNameWithoutExtension(e.File)).ToHashSet(StringComparer.Ordinal);
+        Dictionary<string, ProgramSetState> current = _registry.Sets.ToDictionary(s => s.Name, StringComparer.Ordinal);
+        var next = new List<ProgramSetState>();
+        var retire = new List<LoadedProgramSet>();
+        bool changed = false;
+        foreach (ProgramSetConfig set in config.Sets)
         {
-            r.Processor.Log?.Flush();
+            current.Remove(set.Name, out ProgramSetState? old);
+            if (old is { Status: ProgramSetStatus.Up } && _fingerprints.GetValueOrDefault(set.Name) == Fingerprint(set))
+            {
+                next.Add(old);
+                continue;
+            }
+
+            var errors = new List<ConfigError>();
+            ProgramSetState fresh = LoadInto(new ProgramSetState(set.Name), set, errors, isReload: true);
+            if (fresh.Status == ProgramSetStatus.Up)
+            {
+                changed = true;
+                next.Add(fresh);
+                if (old?.Loaded is LoadedProgramSet previous)
+                {
+                    retire.Add(previous);
+                }
+
+                _logger.LogInformation("Reload: program set {Set} {Action}", set.Name, old is null ? "added" : "replaced");
+            }
+            else
+            {
+                ok = false;
+                if (old is { Status: ProgramSetStatus.Up })
+                {
+                    _logger.LogError("Reload: program set {Set} failed to load ({Error}); the running version is kept", set.Name, fresh.Error);
+                    next.Add(old);
+                }
+                else
+                {
+                    next.Add(fresh);
+                    changed = true;
+                }
+            }
         }
 
-        UnloadAll();
-        _stats?.Dispose();
-        _stats = null;
+        foreach (ProgramSetState gone in current.Values)
+        {
+            if (broken.Contains(gone.Name))
+            {
+                next.Add(gone);
+                continue;
+            }
+
+            changed = true;
+            _fingerprints.Remove(gone.Name);
+            if (gone.Loaded is LoadedProgramSet loaded)
+            {
+                retire.Add(loaded);
+            }
+
+            _logger.LogInformation("Reload: program set {Set} removed", gone.Name);
+        }
+
+        if (changed)
+        {
+            Poller.Stop(TimeSpan.FromSeconds(_options.ShutdownTimeoutSeconds / 2));
+            _registry.Replace(next);
+            StartPipeline();
+            WaitForWorker(TimeSpan.FromSeconds(2));
+            foreach (LoadedProgramSet set in retire)
+            {
+                set.Processors().ForEach(p => p.Log?.Flush());
+                set.Dispose();
+            }
+        }
+
+        return ok;
+    }
+
+    private ProgramSetState LoadInto(ProgramSetState state, ProgramSetConfig config, List<ConfigError> configErrors, bool isReload = false)
+    {
+        try
+        {
+            LoadedProgramSet set = _loader.Load(config);
+            state.Loaded = set;
+            state.Status = ProgramSetStatus.Up;
+            _fingerprints[config.Name] = Fingerprint(config);
+            _logger.LogInformation("Program set {Set} is up: {Object}, attached {Programs}, rings {Rings}",
+                config.Name, config.ObjectPath, set.AttachedPrograms, set.Rings.Select(r => r.MapName));
+        }
+        catch (ConfigException e) when (!config.Optional && !isReload)
+        {
+            state.Status = ProgramSetStatus.Failed;
+            state.Error = e.Message;
+            configErrors.AddRange(e.Errors);
+        }
+        catch (Exception e)
+        {
+            state.Status = ProgramSetStatus.Failed;
+            state.Error = OneLine(e);
+            _logger.LogError("Program set {Set} failed to start and is left out: {Error}", config.Name, e.Message);
+        }
+
+        return state;
+    }
+
+    private void StartPipeline()
+    {
+        Rings = _registry.Sets.Where(s => s.Loaded is not null).SelectMany(s => s.Loaded!.Rings).ToArray();
+        Poller.Start([.. Rings]);
+    }
+
+    // Lets the worker finish batches that still reference sets about to be closed.
+    private void WaitForWorker(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (ChannelDepth > 0 && DateTime.UtcNow < deadline)
+        {
+            Thread.Sleep(10);
+        }
+    }
+
+    private void TakeInstanceLock()
+    {
+        try
+        {
+            PinDirectory.Prepare(_options.PinRoot, _options.PinRoot);
+        }
+        catch (Exception e) when (e is PinDirectoryException or IOException or UnauthorizedAccessException)
+        {
+            _logger.LogWarning("Pin root {PinRoot} is unusable, so sets that pin will fail: {Error}", _options.PinRoot, e.Message);
+            return;
+        }
+
+        _instanceLock = InstanceLock.TryAcquire(_options.PinRoot, out string? problem)
+            ?? throw new InvalidOperationException(problem);
+    }
+
+    /// <summary>What identifies a set's version: its config file and its object's bytes.</summary>
+    private static string Fingerprint(ProgramSetConfig config)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        sha.AppendData(System.Text.Encoding.UTF8.GetBytes(config.ToString()));
+        foreach (string file in new[] { config.File, config.ObjectPath })
+        {
+            if (File.Exists(file))
+            {
+                sha.AppendData(File.ReadAllBytes(file));
+            }
+        }
+
+        return Convert.ToHexString(sha.GetHashAndReset());
     }
 
     private void UnloadAll()
@@ -167,5 +342,7 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
         Poller.Dispose();
         UnloadAll();
         _stats?.Dispose();
+        _instanceLock?.Dispose();
+        _reloadLock.Dispose();
     }
 }
