@@ -44,6 +44,12 @@ try
         return ExitCodes.Config;
     }
 
+    if (BpfAgent.Security.Capabilities.MissingMessage(BpfAgent.Security.Capabilities.Effective()) is string missing)
+    {
+        Log.Fatal("{Problem}", missing);
+        return ExitCodes.NoPermission;
+    }
+
     Libbpf.EnsureSupported();
     await using Microsoft.AspNetCore.Builder.WebApplication app = AgentHost.Build(config, cli.HostArgs);
     await app.RunAsync();

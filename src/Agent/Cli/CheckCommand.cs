@@ -22,6 +22,17 @@ public static class CheckCommand
             configProblem = true;
         }
 
+        if (Security.Capabilities.MissingMessage(Security.Capabilities.Effective()) is string missing)
+        {
+            foreach (string p in problems)
+            {
+                output.WriteLine($"error: {p}");
+            }
+
+            output.WriteLine($"bpf-agent check: {missing}");
+            return ExitCodes.NoPermission;
+        }
+
         try
         {
             Libbpf.EnsureSupported();

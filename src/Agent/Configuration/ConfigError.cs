@@ -51,6 +51,9 @@ public static class ExitCodes
     public const int Failure = 1;
     public const int Usage = 64;
 
+    /// <summary>EX_NOPERM: the agent lacks the capabilities it needs.</summary>
+    public const int NoPermission = 77;
+
     /// <summary>EX_CONFIG: the systemd unit does not restart on it (RestartPreventExitStatus=78).</summary>
     public const int Config = 78;
 }
