@@ -4,6 +4,7 @@
 SHELL := /bin/bash
 BUILD := build
 CONFIGURATION ?= Release
+WITH_PROMETHEUS ?= 0
 CLANG ?= clang
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BPF_CFLAGS := -target bpf -g -O2 -Wall -Werror -D__TARGET_ARCH_$(ARCH) \
@@ -19,8 +20,10 @@ BPF_HEADERS := $(wildcard programs/include/*.h) $(wildcard tests/*/bpf/*.h)
 .PHONY: all setup bpf build run test clean
 all: build
 
+# `make test` also needs Prometheus (its tests scrape the agent with a real one).
+test: WITH_PROMETHEUS := 1
 setup:
-	@bash scripts/setup-host.sh
+	@WITH_PROMETHEUS=$(WITH_PROMETHEUS) bash scripts/setup-host.sh
 
 $(BUILD)/include/vmlinux.h:
 	@bash scripts/gen-vmlinux.sh $@

@@ -11,7 +11,8 @@ done
 [ -f /usr/include/bpf/libbpf.h ] || need_pkgs+=(libbpf-dev)
 [ -f /usr/include/libelf.h ] || need_pkgs+=(libelf-dev)
 [ -f /usr/include/zlib.h ] || need_pkgs+=(zlib1g-dev)
-if ! command -v prometheus >/dev/null 2>&1; then
+# The end-to-end tests scrape the agent with a real Prometheus (make test sets WITH_PROMETHEUS=1).
+if [ "${WITH_PROMETHEUS:-0}" = 1 ] && ! command -v promtool >/dev/null 2>&1; then
     need_pkgs+=(prometheus)
 fi
 
@@ -27,11 +28,9 @@ if ((${#need_pkgs[@]})); then
     apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 
-if true; then
-    # Debian's package enables a prometheus service on :9090; tests start their own on a free port.
-    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-        systemctl disable --now prometheus >/dev/null 2>&1 || true
-    fi
+# Debian's package enables a prometheus service on :9090; the tests start their own on a free port.
+if [ "${WITH_PROMETHEUS:-0}" = 1 ] && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi
 
 mount_fs() {
