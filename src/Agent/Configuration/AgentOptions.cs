@@ -99,12 +99,15 @@ public sealed record AgentOptions
             errors.Add(new ConfigError(agentFile, "Agent.Listen", $"'{o.Listen}' is not an http:// URL", "write for example \"http://127.0.0.1:9435\""));
         }
 
-        if (!Path.IsPathRooted(o.PinRoot) || !o.PinRoot.StartsWith("/sys/fs/bpf/", StringComparison.Ordinal))
+        // Normalised first: "/sys/fs/bpf/../../tmp" starts with the right prefix but is not under it.
+        string? pinRoot = Path.IsPathRooted(o.PinRoot) ? Path.GetFullPath(o.PinRoot).TrimEnd('/') : null;
+        if (pinRoot is null || !pinRoot.StartsWith("/sys/fs/bpf/", StringComparison.Ordinal))
         {
             errors.Add(new ConfigError(agentFile, "Agent.PinRoot", $"'{o.PinRoot}' is not under /sys/fs/bpf", "use a directory under /sys/fs/bpf, such as /sys/fs/bpf/bpf-agent"));
+            return o;
         }
 
-        return o;
+        return o with { PinRoot = pinRoot };
     }
 
     private static int Int(IConfigurationSection s, string key, int fallback, int min, int max, string file, List<ConfigError> errors)

@@ -338,7 +338,8 @@ public static partial class ProgramSetConfigReader
             Key = s.Path,
             Level = s.Enum("level", (Serilog.Events.LogEventLevel?)Serilog.Events.LogEventLevel.Information) ?? Serilog.Events.LogEventLevel.Information,
             Message = s.String("message", required: true, "add \"message\": a template such as \"exec {comm} pid={pid}\"") ?? "",
-            RatePerSecond = s.Number("ratePerSecond", 10, 0, 1_000_000),
+            // Whole events per second: the limiter counts whole events, so 0.5 would log nothing at all.
+            RatePerSecond = s.Int("ratePerSecond", 10, 0, 1_000_000),
             Decoders = decoders,
         };
         s.RejectUnknownKeys();

@@ -50,8 +50,10 @@ public sealed class EventField
         if (BitSize != 0)
         {
             ulong raw = ReadRawUnsigned(sample, Math.Min(8, sample.Length - Offset));
-            ulong bits = (raw >> BitShift) & ((1UL << BitSize) - 1);
-            return Shape == FieldShape.Signed && (bits >> (BitSize - 1)) != 0 ? (long)(bits | (~0UL << BitSize)) : (long)bits;
+
+            // A shift by 64 is a shift by 0 in C#: a full-width bitfield (u64 x : 64) needs its own mask.
+            ulong bits = BitSize >= 64 ? raw >> BitShift : (raw >> BitShift) & ((1UL << BitSize) - 1);
+            return Shape == FieldShape.Signed && BitSize < 64 && (bits >> (BitSize - 1)) != 0 ? (long)(bits | (~0UL << BitSize)) : (long)bits;
         }
 
         ReadOnlySpan<byte> s = sample.Slice(Offset, Size);
@@ -69,8 +71,10 @@ public sealed class EventField
     /// <summary>The field as a double, honouring signedness (for metric values).</summary>
     public double ReadDouble(ReadOnlySpan<byte> sample)
     {
+        // ReadInt64 zero-extends unsigned fields, so only a full 64 bits (a u64, or a u64 bitfield of 64) can look negative.
         long v = ReadInt64(sample);
-        return Shape == FieldShape.Unsigned && Size == 8 && BitSize == 0 ? (ulong)v : v;
+        bool unsigned = Shape == FieldShape.Unsigned || (Shape == FieldShape.Enum && EnumType?.IsSignedEnum != true);
+        return unsigned ? (ulong)v : v;
     }
 
     /// <summary>The field's bytes.</summary>

@@ -60,21 +60,24 @@ public abstract class FieldValueDecoder
             return Fail(field, kind, "an integer or enum", out error);
         }
 
+        // uint and int reinterpret the field's own bits (as a C cast of the same width would): an __s32 of -1
+        // read as uint is 4294967295, not 2^64-1. Kernel return values (errno) are signed whatever the field says.
+        int width = field.BitSize != 0 ? field.BitSize : field.Size * 8;
         switch (kind)
         {
             case FieldDecoder.Uint:
-                return new IntegerDecoder(field, v => ((ulong)v).ToString(CultureInfo.InvariantCulture), numeric: true);
+                return new IntegerDecoder(field, v => ((ulong)v).ToString(CultureInfo.InvariantCulture), IntegerKind.Unsigned, width);
             case FieldDecoder.Int:
-                return new IntegerDecoder(field, v => v.ToString(CultureInfo.InvariantCulture), numeric: true);
+                return new IntegerDecoder(field, v => v.ToString(CultureInfo.InvariantCulture), IntegerKind.Signed, width);
             case FieldDecoder.Errno:
-                return new IntegerDecoder(field, ValueNames.Errno, numeric: false);
+                return new IntegerDecoder(field, ValueNames.Errno, IntegerKind.Signed, width, numeric: false);
             case FieldDecoder.Syscall:
-                return new IntegerDecoder(field, ValueNames.Syscall, numeric: false);
+                return new IntegerDecoder(field, ValueNames.Syscall, IntegerKind.AsRead, width, numeric: false);
             case FieldDecoder.Ksym:
-                return new IntegerDecoder(field, v => KernelSymbols.Shared.Resolve((ulong)v), numeric: false);
+                return new IntegerDecoder(field, v => KernelSymbols.Shared.Resolve((ulong)v), IntegerKind.AsRead, width, numeric: false);
             case FieldDecoder.Map:
                 IReadOnlyDictionary<long, string> map = values ?? new Dictionary<long, string>();
-                return new IntegerDecoder(field, v => map.TryGetValue(v, out string? n) ? n : v.ToString(CultureInfo.InvariantCulture), numeric: false);
+                return new IntegerDecoder(field, v => map.TryGetValue(v, out string? n) ? n : v.ToString(CultureInfo.InvariantCulture), IntegerKind.AsRead, width, numeric: false);
             case FieldDecoder.Enum:
                 if (field.EnumType is null)
                 {
@@ -82,10 +85,22 @@ public abstract class FieldValueDecoder
                 }
 
                 Bpf.BtfType e = field.EnumType;
-                return new IntegerDecoder(field, v => e.GetEnumName(v) ?? v.ToString(CultureInfo.InvariantCulture), numeric: false);
+                return new IntegerDecoder(field, v => e.GetEnumName(v) ?? v.ToString(CultureInfo.InvariantCulture), IntegerKind.AsRead, width, numeric: false);
             default:
                 return Fail(field, kind, "a known decoder", out error);
         }
+    }
+
+    private enum IntegerKind
+    {
+        /// <summary>The value as the field's BTF type reads it.</summary>
+        AsRead,
+
+        /// <summary>The field's bits zero-extended.</summary>
+        Unsigned,
+
+        /// <summary>The field's bits sign-extended.</summary>
+        Signed,
     }
 
     private static FieldValueDecoder? Fail(EventField field, FieldDecoder kind, string needs, out string? error)
@@ -94,13 +109,29 @@ public abstract class FieldValueDecoder
         return null;
     }
 
-    private sealed class IntegerDecoder(EventField field, Func<long, string> name, bool numeric) : FieldValueDecoder(field)
+    private sealed class IntegerDecoder(EventField field, Func<long, string> name, IntegerKind integerKind, int width, bool numeric = true) : FieldValueDecoder(field)
     {
         private readonly Dictionary<long, string> _cache = [];
 
-        public override string Label(ReadOnlySpan<byte> sample)
+        private long Read(ReadOnlySpan<byte> sample)
         {
             long v = Field.ReadInt64(sample);
+            if (width >= 64 || width <= 0)
+            {
+                return v;
+            }
+
+            return integerKind switch
+            {
+                IntegerKind.Unsigned => v & ((1L << width) - 1),
+                IntegerKind.Signed => (v << (64 - width)) >> (64 - width),
+                _ => v,
+            };
+        }
+
+        public override string Label(ReadOnlySpan<byte> sample)
+        {
+            long v = Read(sample);
             if (_cache.TryGetValue(v, out string? s))
             {
                 return s;
@@ -116,7 +147,7 @@ public abstract class FieldValueDecoder
         }
 
         public override object Property(ReadOnlySpan<byte> sample) => numeric
-            ? (Field.Shape == FieldShape.Unsigned ? (ulong)Field.ReadInt64(sample) : Field.ReadInt64(sample))
+            ? (integerKind == IntegerKind.Unsigned ? (ulong)Read(sample) : Read(sample))
             : Label(sample);
     }
 
@@ -137,22 +168,38 @@ public abstract class FieldValueDecoder
                 bytes = bytes[..nul];
             }
 
-            Span<char> chars = stackalloc char[Encoding.UTF8.GetMaxCharCount(bytes.Length)];
-            int n = Encoding.UTF8.GetChars(bytes, chars);
-            ReadOnlySpan<char> text = chars[..n];
-            if (_lookup.TryGetValue(text, out string? s))
+            // Stack for the usual short strings; a large char array (the struct may hold kilobytes or more) would
+            // overflow the worker's stack, so it gets a pooled buffer instead.
+            int max = Encoding.UTF8.GetMaxCharCount(bytes.Length);
+            char[]? rented = max > StackChars ? System.Buffers.ArrayPool<char>.Shared.Rent(max) : null;
+            Span<char> chars = rented ?? stackalloc char[max];
+            try
             {
+                int n = Encoding.UTF8.GetChars(bytes, chars);
+                ReadOnlySpan<char> text = chars[..n];
+                if (_lookup.TryGetValue(text, out string? s))
+                {
+                    return s;
+                }
+
+                s = new string(text);
+                if (_cache.Count < CacheLimit)
+                {
+                    _cache[s] = s;
+                }
+
                 return s;
             }
-
-            s = new string(text);
-            if (_cache.Count < CacheLimit)
+            finally
             {
-                _cache[s] = s;
+                if (rented is not null)
+                {
+                    System.Buffers.ArrayPool<char>.Shared.Return(rented);
+                }
             }
-
-            return s;
         }
+
+        private const int StackChars = 512;
     }
 
     private sealed class IpDecoder(EventField field, int length) : FieldValueDecoder(field)

@@ -58,9 +58,16 @@ public sealed class KernelSymbols
         {
         }
 
-        list.Sort((a, b) => a.Item1.CompareTo(b.Item1));
-        return new KernelSymbols(list.Select(x => x.Item1).ToArray(), list.Select(x => x.Item2).ToArray());
+        // Stable sort: of several symbols at one address, the first kallsyms lists wins, every time.
+        (ulong, string)[] sorted = [.. list.OrderBy(x => x.Item1)];
+        return new KernelSymbols(sorted.Select(x => x.Item1).ToArray(), sorted.Select(x => x.Item2).ToArray());
     }
+
+    /// <summary>
+    /// kallsyms has no sizes: an address further than this past the nearest symbol below it is not in that
+    /// function (no kernel function is near this large) but in data, a gap, or past the last symbol.
+    /// </summary>
+    public const ulong MaxDistance = 1 << 20;
 
     /// <summary>The symbol containing <paramref name="address"/>, or its hex form when unknown.</summary>
     public string Resolve(ulong address)
@@ -71,6 +78,11 @@ public sealed class KernelSymbols
             i = ~i - 1;
         }
 
-        return i >= 0 ? _names[i] : "0x" + address.ToString("x", CultureInfo.InvariantCulture);
+        while (i > 0 && _addresses[i - 1] == _addresses[i])
+        {
+            i--;
+        }
+
+        return i >= 0 && address - _addresses[i] <= MaxDistance ? _names[i] : "0x" + address.ToString("x", CultureInfo.InvariantCulture);
     }
 }

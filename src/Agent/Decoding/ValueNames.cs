@@ -7,8 +7,9 @@ public static class ValueNames
 {
     public static string Errno(long value)
     {
-        long e = Math.Abs(value);
-        return e == 0 ? "0" : KernelNames.Errnos.TryGetValue(e, out string? name) ? name : "E" + e.ToString(CultureInfo.InvariantCulture);
+        // Math.Abs(long.MinValue) throws; a random or hostile sample may hold any bit pattern.
+        ulong e = value < 0 ? 0UL - (ulong)value : (ulong)value;
+        return e == 0 ? "0" : e <= long.MaxValue && KernelNames.Errnos.TryGetValue((long)e, out string? name) ? name : "E" + e.ToString(CultureInfo.InvariantCulture);
     }
 
     public static string Syscall(long nr) =>

@@ -18,9 +18,13 @@ public sealed class EventLogWriter
     private readonly PerSecondLimiter _limiter;
     private readonly string _ring;
 
+    private readonly TimeProvider _time;
+
     public EventLogWriter(Serilog.ILogger logger, LogEventLevel level, MessageTemplate template,
-        IReadOnlyList<(string Name, FieldValueDecoder Decoder)> fields, double ratePerSecond, string setName, string ring)
+        IReadOnlyList<(string Name, FieldValueDecoder Decoder)> fields, double ratePerSecond, string setName, string ring,
+        TimeProvider? timeProvider = null)
     {
+        _time = timeProvider ?? TimeProvider.System;
         _logger = logger.ForContext("SourceContext", "bpf_agent.events").ForContext("Set", setName).ForContext("Ring", ring);
         _level = level;
         _template = template;
@@ -45,7 +49,7 @@ public sealed class EventLogWriter
             return;
         }
 
-        if (!_limiter.TryAcquire(Environment.TickCount64, out long suppressed))
+        if (!_limiter.TryAcquire(PerSecondLimiter.NowMs(_time), out long suppressed))
         {
             return;
         }

@@ -44,6 +44,11 @@ public sealed class PerSecondLimiter(double perSecond)
         return false;
     }
 
+    /// <summary>Monotonic milliseconds of <paramref name="time"/> (Environment.TickCount64 for the system clock: cheapest per sample).</summary>
+    public static long NowMs(TimeProvider time) => ReferenceEquals(time, TimeProvider.System)
+        ? Environment.TickCount64
+        : (long)(time.GetTimestamp() * 1000.0 / time.TimestampFrequency);
+
     /// <summary>Takes the not yet reported count (at shutdown).</summary>
     public long TakePending()
     {

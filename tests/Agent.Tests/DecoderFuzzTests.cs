@@ -1,0 +1,255 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Threading.Channels;
+using Bpf;
+using BpfAgent.Configuration;
+using BpfAgent.Decoding;
+using BpfAgent.Logs;
+using BpfAgent.Metrics;
+using BpfAgent.Pipeline;
+using Microsoft.Extensions.Logging;
+using Serilog.Core;
+using Serilog.Events;
+using Xunit.Abstractions;
+
+namespace BpfAgent.Tests;
+
+/// <summary>
+/// Issue 5's decoder fuzz: a million random samples (random lengths up to twice the struct, random bytes, fixed
+/// seed) through the real pipeline pieces with every decoder kind, a counter, a histogram, a gauge and a log:
+/// nothing throws, every sample is delivered or counted as a decode error exactly once, and the series stay bounded.
+/// </summary>
+public sealed class DecoderFuzzTests(ITestOutputHelper output)
+{
+    private const int Samples = 1_000_000;
+    private const int MaxSeries = 50;
+    private const int Seed = 20240605;
+
+    [KernelFact]
+    public void A_million_random_samples_are_each_delivered_or_counted_and_nothing_throws()
+    {
+        using OpenBpfObject open = DecodeEvent.Open(out EventLayout layout);
+        using BpfObject obj = open.Load();
+        using var meter = new Meter("bpf_agent.test.fuzz");
+        using var listener = new Measurements(meter);
+
+        MetricUpdater Metric(string name, MetricKind kind, string? field, params (string Label, string Field, FieldDecoder Decoder)[] labels)
+        {
+            var config = new MetricConfig
+            {
+                Name = name,
+                Kind = kind,
+                Key = name,
+                Field = field,
+                Scale = kind == MetricKind.Histogram ? 1e-9 : 1,
+                Buckets = kind == MetricKind.Histogram ? [1e-6, 1e-3, 1, 1e3] : null,
+                MaxSeries = MaxSeries,
+            };
+            var set = new LabelSet([.. labels.Select(l => (l.Label, DecodeEvent.Decoder(layout, l.Field, l.Decoder, MapValues)))], MaxSeries);
+            return MetricUpdater.Create(meter, config, set, field is null ? null : layout.Find(field));
+        }
+
+        MetricUpdater[] metrics =
+        [
+            Metric("fuzz_events_total", MetricKind.Counter, null,
+                ("comm", "comm", FieldDecoder.String), ("u16", "u16v", FieldDecoder.Uint), ("s32", "s32v", FieldDecoder.Int), ("err", "err", FieldDecoder.Errno)),
+            Metric("fuzz_latency_seconds", MetricKind.Histogram, "u64v",
+                ("syscall", "syscall_nr", FieldDecoder.Syscall), ("ksym", "kaddr", FieldDecoder.Ksym), ("v4", "addr4", FieldDecoder.Ipv4), ("v6", "addr6", FieldDecoder.Ipv6)),
+            Metric("fuzz_level", MetricKind.Gauge, "s32v",
+                ("map", "u8v", FieldDecoder.Map), ("color", "color", FieldDecoder.Enum), ("x", "inner.x", FieldDecoder.Auto), ("delta", "delta", FieldDecoder.Auto)),
+            Metric("fuzz_sum_total", MetricKind.Counter, "s64v"),
+        ];
+
+        var sink = new CountingSink();
+        Serilog.ILogger serilog = new Serilog.LoggerConfiguration().MinimumLevel.Verbose().WriteTo.Sink(sink).CreateLogger();
+        MessageTemplate template = EventLogWriter.Parse("{comm} {u8v} {u16v} {s32v} {u64v} {s64v} {addr4} {addr6} {color} {inner.x} {inner.y} {flags} {level} {delta} {err} {syscall_nr} {kaddr}");
+        var logFields = new List<(string, FieldValueDecoder)>();
+        foreach (string p in EventLogWriter.Placeholders(template))
+        {
+            FieldDecoder kind = p switch
+            {
+                "addr4" => FieldDecoder.Ipv4,
+                "addr6" => FieldDecoder.Ipv6,
+                "err" => FieldDecoder.Errno,
+                "syscall_nr" => FieldDecoder.Syscall,
+                "kaddr" => FieldDecoder.Ksym,
+                _ => FieldDecoder.Auto,
+            };
+            logFields.Add((p, DecodeEvent.Decoder(layout, p, kind)));
+        }
+
+        Assert.Equal(17, logFields.Count);
+        var log = new EventLogWriter(serilog, LogEventLevel.Information, template, logFields, ratePerSecond: 100, "fuzz", "decode_events");
+
+        var ring = new RingSource("fuzz", obj.GetMap("decode_events"), new SampleProcessor(layout, metrics, log));
+        Channel<SampleBatch> channel = Channel.CreateBounded<SampleBatch>(
+            new BoundedChannelOptions(16) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
+        var pool = new SampleBatchPool(64 * 1024);
+        var writer = new BatchWriter(channel.Writer, pool) { Rings = [ring] };
+        var workerLog = new ErrorCounter();
+        var worker = new SampleWorker(channel.Reader, pool, workerLog);
+
+        var random = new Random(Seed);
+        byte[] buffer = new byte[2 * layout.Size];
+        long complete = 0;
+        var sw = Stopwatch.StartNew();
+        for (int i = 0; i < Samples; i++)
+        {
+            int length = random.Next(0, (2 * layout.Size) + 1);
+            Span<byte> sample = buffer.AsSpan(0, length);
+            random.NextBytes(sample);
+            if (length >= layout.Size)
+            {
+                complete++;
+            }
+
+            writer.Add(0, sample);
+            while (channel.Reader.TryRead(out SampleBatch? batch))
+            {
+                worker.Process(batch);
+                pool.Return(batch);
+            }
+        }
+
+        writer.Flush();
+        while (channel.Reader.TryRead(out SampleBatch? batch))
+        {
+            worker.Process(batch);
+            pool.Return(batch);
+        }
+
+        log.Flush();
+        sw.Stop();
+        output.WriteLine($"{Samples:N0} samples in {sw.Elapsed.TotalSeconds:F2} s ({sw.Elapsed.TotalNanoseconds / Samples:F0} ns/sample): " +
+            $"{ring.Delivered:N0} delivered, {ring.DecodeErrors:N0} decode errors, {pool.Allocated} batches allocated, " +
+            $"{sink.Events} log events, {log.Suppressed:N0} suppressed, overflow {string.Join("/", metrics.Select(m => m.Labels.OverflowSamples))}");
+
+        // Nothing escaped and nothing was turned into an error by an exception the worker caught.
+        Assert.Equal(0, workerLog.Errors);
+
+        // Every sample counted exactly once: delivered when complete, a decode error when short.
+        Assert.Equal(Samples, ring.Delivered + ring.DecodeErrors);
+        Assert.Equal(complete, ring.Delivered);
+        Assert.Equal(Samples - complete, ring.DecodeErrors);
+        Assert.Equal(0, ring.ChannelDropped);
+        Assert.InRange(complete, Samples * 4 / 10, Samples * 6 / 10);
+
+        // Each delivered sample updated each instrument once (the field counter skips negative values only).
+        Assert.Equal(complete, listener.Count("fuzz_events_total"));
+        Assert.Equal(complete, listener.Sum("fuzz_events_total"));
+        Assert.Equal(complete, listener.Count("fuzz_latency_seconds"));
+        Assert.Equal(complete, listener.Count("fuzz_level"));
+        Assert.InRange(listener.Count("fuzz_sum_total"), complete * 4 / 10, complete * 6 / 10);
+
+        // Random labels saturate every series limit: at most MaxSeries real label sets plus one overflow series.
+        foreach (MetricUpdater m in metrics.Take(3))
+        {
+            Assert.Equal(MaxSeries, m.Labels.SeriesCount);
+            Assert.Equal(MaxSeries + 1, listener.Series(m.Config.Name));
+            Assert.Equal(complete - listener.SeriesSamples(m.Config.Name, LabelSet.OverflowValue, negate: true), m.Labels.OverflowSamples);
+        }
+
+        // The log: every delivered sample was written or suppressed, never both, never neither.
+        Assert.Equal(complete, sink.Events - sink.Warnings + log.Suppressed);
+        Assert.True(sink.Events - sink.Warnings <= 100 * (sw.Elapsed.TotalSeconds + 2), $"{sink.Events} events in {sw.Elapsed}");
+
+        Assert.InRange(pool.Allocated, 1, 18);
+    }
+
+    private static readonly Dictionary<long, string> s_mapValues = new() { [0] = "zero", [1] = "one", [255] = "max" };
+
+    private static IReadOnlyDictionary<long, string> MapValues => s_mapValues;
+
+    /// <summary>Counts measurements, their sum and their distinct label sets per instrument of one meter.</summary>
+    private sealed class Measurements : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private readonly Dictionary<string, long> _counts = [];
+        private readonly Dictionary<string, double> _sums = [];
+        private readonly Dictionary<string, Dictionary<(object?, object?, object?, object?), long>> _series = [];
+
+        public Measurements(Meter meter)
+        {
+            _listener.InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter == meter)
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((i, v, tags, _) => Record(i.Name, v, tags));
+            _listener.SetMeasurementEventCallback<double>((i, v, tags, _) => Record(i.Name, v, tags));
+            _listener.Start();
+        }
+
+        public long Count(string name) => _counts.GetValueOrDefault(name);
+
+        public double Sum(string name) => _sums.GetValueOrDefault(name);
+
+        public int Series(string name) => _series.TryGetValue(name, out var s) ? s.Count : 0;
+
+        /// <summary>Samples recorded with (or, negated, without) <paramref name="firstValue"/> as the first label's value.</summary>
+        public long SeriesSamples(string name, string firstValue, bool negate) =>
+            _series[name].Where(kv => Equals(kv.Key.Item1, firstValue) != negate).Sum(kv => kv.Value);
+
+        private void Record(string name, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            // Single-threaded test: plain dictionaries suffice.
+            _counts[name] = _counts.GetValueOrDefault(name) + 1;
+            _sums[name] = _sums.GetValueOrDefault(name) + value;
+            if (tags.Length == 0)
+            {
+                return;
+            }
+
+            if (!_series.TryGetValue(name, out var s))
+            {
+                _series[name] = s = [];
+            }
+
+            var key = (tags[0].Value, tags.Length > 1 ? tags[1].Value : null, tags.Length > 2 ? tags[2].Value : null, tags.Length > 3 ? tags[3].Value : null);
+            s[key] = s.GetValueOrDefault(key) + 1;
+        }
+
+        public void Dispose() => _listener.Dispose();
+    }
+
+    private sealed class CountingSink : ILogEventSink
+    {
+        private long _events;
+        private long _warnings;
+
+        public long Events => Interlocked.Read(ref _events);
+
+        public long Warnings => Interlocked.Read(ref _warnings);
+
+        public void Emit(LogEvent logEvent)
+        {
+            _ = logEvent.RenderMessage(); // render like a real sink would: every property value must format
+            Interlocked.Increment(ref _events);
+            if (logEvent.Level == LogEventLevel.Warning)
+            {
+                Interlocked.Increment(ref _warnings);
+            }
+        }
+    }
+
+    /// <summary>The worker's logger: counts the exceptions it caught and logged.</summary>
+    private sealed class ErrorCounter : Microsoft.Extensions.Logging.ILogger
+    {
+        public long Errors { get; private set; }
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel >= LogLevel.Error)
+            {
+                Errors++;
+            }
+        }
+    }
+}
