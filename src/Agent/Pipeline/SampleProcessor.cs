@@ -8,6 +8,7 @@ namespace BpfAgent.Pipeline;
 public sealed class SampleProcessor(EventLayout layout, IReadOnlyList<MetricUpdater> metrics, EventLogWriter? log)
 {
     private readonly MetricUpdater[] _metrics = [.. metrics];
+    private long _logErrors;
 
     public EventLayout Layout { get; } = layout;
 
@@ -28,7 +29,19 @@ public sealed class SampleProcessor(EventLayout layout, IReadOnlyList<MetricUpda
             m.Update(sample);
         }
 
-        Log?.Write(sample);
+        try
+        {
+            Log?.Write(sample);
+        }
+        catch (Exception)
+        {
+            // The metrics already counted this sample: a failing log sink must not make it a decode error.
+            Interlocked.Increment(ref _logErrors);
+        }
+
         return true;
     }
+
+    /// <summary>Log writes that threw (the sample still counts as delivered).</summary>
+    public long LogErrors => Interlocked.Read(ref _logErrors);
 }

@@ -9,6 +9,7 @@ namespace BpfAgent.Pipeline;
 /// </summary>
 public sealed class SampleWorker(ChannelReader<SampleBatch> reader, SampleBatchPool pool, ILogger logger)
 {
+    private readonly Logs.PerSecondLimiter _errorLog = new(5);
     private long _batches;
 
     public long Batches => Interlocked.Read(ref _batches);
@@ -20,7 +21,16 @@ public sealed class SampleWorker(ChannelReader<SampleBatch> reader, SampleBatchP
         {
             while (reader.TryRead(out SampleBatch? batch))
             {
-                Process(batch);
+                try
+                {
+                    Process(batch);
+                }
+                catch (Exception e)
+                {
+                    // A bug outside the per-sample guard must not end the worker: the channel would fill for good.
+                    logger.LogError(e, "A batch of {Count} samples could not be processed", batch.Count);
+                }
+
                 pool.Return(batch);
                 Interlocked.Increment(ref _batches);
             }
@@ -61,7 +71,10 @@ public sealed class SampleWorker(ChannelReader<SampleBatch> reader, SampleBatchP
             catch (Exception e)
             {
                 source.AddDecodeError();
-                logger.LogError(e, "Decoding a sample of {Ring} failed", source);
+                if (_errorLog.TryAcquire(Environment.TickCount64, out long suppressed))
+                {
+                    logger.LogError(e, "Decoding a sample of {Ring} failed ({Suppressed} more such errors in the last second)", source, suppressed);
+                }
             }
         }
 
