@@ -53,3 +53,15 @@ test: build
 clean:
 	rm -rf $(BUILD)
 	$(DOTNET) clean Agent.sln -v quiet --nologo >/dev/null || true
+
+# Install on this host (root): the agent to /usr/lib/bpf-agent, config to /etc/bpf-agent (an operator's
+# changed file is kept, the new one goes beside it as .dist), the systemd unit and its user. DESTDIR= stages.
+.PHONY: install uninstall verify-unit
+install: bpf
+	@bash scripts/install.sh install
+
+uninstall:
+	@bash scripts/install.sh uninstall
+
+verify-unit:
+	@bash scripts/install.sh verify-unit
