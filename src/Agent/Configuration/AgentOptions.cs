@@ -70,7 +70,7 @@ public sealed record AgentOptions
         IConfigurationSection s = configuration.GetSection("Agent");
         foreach (IConfigurationSection child in s.GetChildren())
         {
-            if (!s_known.Contains(child.Key, StringComparer.OrdinalIgnoreCase))
+            if (!s_known.Contains(child.Key, StringComparer.OrdinalIgnoreCase) && child.Key != "$comment")
             {
                 errors.Add(new ConfigError(agentFile, $"Agent.{child.Key}", "is not a known setting", $"remove it; known settings: {string.Join(", ", s_known)}"));
             }
