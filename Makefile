@@ -17,7 +17,7 @@ PROGRAM_OBJS := $(patsubst programs/%.bpf.c,$(BUILD)/programs/%.bpf.o,$(PROGRAM_
 TEST_BPF_OBJS := $(patsubst tests/%.bpf.c,$(BUILD)/tests/%.bpf.o,$(TEST_BPF_SRCS))
 BPF_HEADERS := $(wildcard programs/include/*.h) $(wildcard tests/*/bpf/*.h)
 
-.PHONY: all setup bpf build run test clean
+.PHONY: all setup bpf build run test clean bench bench-micro
 all: build
 
 # `make test` also needs Prometheus (its tests scrape the agent with a real one).
@@ -65,3 +65,28 @@ uninstall:
 
 verify-unit:
 	@bash scripts/install.sh verify-unit
+
+# Benchmarks (bench/, docs/performance.md): `make bench` builds the producer object and the native baseline,
+# then runs every scenario of issue 4 (< 10 minutes on 2 vCPU); BENCH_ARGS passes options, for example
+# BENCH_ARGS="--seconds 5 --only drain,sustained". `make bench-micro`: the BenchmarkDotNet micro-benchmarks.
+# Neither is part of `make test`.
+BENCH_ARGS ?=
+MICRO_ARGS ?= --filter '*'
+CC ?= cc
+BENCH_OBJ := $(BUILD)/bench/producer.bpf.o
+BENCH_NATIVE := $(BUILD)/bench/bench-native
+
+$(BENCH_OBJ): bench/bpf/producer.bpf.c $(BUILD)/include/vmlinux.h $(BPF_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BENCH_NATIVE): bench/native/bench_native.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ $< -lbpf -lelf -lz -lpthread
+
+bench: build $(BENCH_OBJ) $(BENCH_NATIVE)
+	$(DOTNET) bench/Agent.Bench/bin/$(CONFIGURATION)/net10.0/Agent.Bench.dll --root $(CURDIR) --configuration $(CONFIGURATION) $(BENCH_ARGS)
+
+bench-micro: build $(BENCH_OBJ)
+	cd bench/Agent.Micro && BENCH_PRODUCER_OBJECT=$(CURDIR)/$(BENCH_OBJ) \
+		$(DOTNET) bin/$(CONFIGURATION)/net10.0/Agent.Micro.dll $(MICRO_ARGS)

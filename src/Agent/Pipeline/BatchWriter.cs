@@ -9,6 +9,7 @@ namespace BpfAgent.Pipeline;
 public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPool pool)
 {
     private SampleBatch? _current;
+    private long _currentSince;
     private RingSource[] _rings = [];
 
     public RingSource[] Rings
@@ -20,6 +21,9 @@ public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPo
             _rings = value;
         }
     }
+
+    /// <summary>How long the current, partly filled batch has waited (Environment.TickCount64 ms); 0 if none.</summary>
+    public long PendingMilliseconds => _current is null ? 0 : Environment.TickCount64 - _currentSince;
 
     public void Add(int ring, ReadOnlySpan<byte> sample)
     {
@@ -65,6 +69,7 @@ public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPo
     {
         SampleBatch b = pool.Rent(sampleBytes);
         b.Rings = _rings;
+        _currentSince = Environment.TickCount64;
         return b;
     }
 }

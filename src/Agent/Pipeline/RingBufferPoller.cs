@@ -98,20 +98,28 @@ public sealed class RingBufferPoller : IDisposable
         {
             while (!_stop)
             {
+                int consumed = 0;
                 if (rb is null)
                 {
                     Thread.Sleep(_pollTimeoutMs);
                 }
                 else
                 {
-                    rb.Poll(_pollTimeoutMs);
+                    consumed = rb.Poll(_pollTimeoutMs);
                     if (!_stop)
                     {
-                        rb.Consume();
+                        consumed += rb.Consume();
                     }
                 }
 
-                writer.Flush();
+                // A partly filled batch goes out once the rings are quiet or it has waited a poll timeout, not
+                // after every wakeup: under a steady stream a wakeup brings ~100 samples, and flushing each would
+                // make the channel (bounded in batches) hold a tenth of what it can and drop on short worker stalls.
+                if (consumed == 0 || writer.PendingMilliseconds >= _pollTimeoutMs)
+                {
+                    writer.Flush();
+                }
+
                 Interlocked.Increment(ref _loops);
                 MarkProgress();
             }
