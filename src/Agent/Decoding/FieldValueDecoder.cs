@@ -12,7 +12,11 @@ namespace BpfAgent.Decoding;
 public abstract class FieldValueDecoder
 {
     /// <summary>Distinct values kept per decoder; past it values are still decoded, just not cached.</summary>
-    public const int CacheLimit = 16384;
+    /// <remarks>
+    /// As large as the highest maxSeries: label sets are told apart by the cached instances, so a value must keep
+    /// its instance for as long as series can still be added.
+    /// </remarks>
+    public const int CacheLimit = 100_000;
 
     protected FieldValueDecoder(EventField field) => Field = field;
 
@@ -168,6 +172,30 @@ public abstract class FieldValueDecoder
                 bytes = bytes[..nul];
             }
 
+            // Fast path: a direct-mapped cache keyed by the raw bytes skips UTF-8 decoding and string hashing.
+            int slot = -1;
+            if (bytes.Length <= RawKeyBytes)
+            {
+                slot = RawSlot(bytes);
+                if (_rawLength[slot] == bytes.Length && _rawKeys.AsSpan(slot * RawKeyBytes, bytes.Length).SequenceEqual(bytes))
+                {
+                    return _rawValues[slot]!;
+                }
+            }
+
+            string value = Decode(bytes);
+            if (slot >= 0 && ReferenceEquals(value, _lookup.TryGetValue(value, out string? cached) ? cached : null))
+            {
+                bytes.CopyTo(_rawKeys.AsSpan(slot * RawKeyBytes));
+                _rawLength[slot] = bytes.Length;
+                _rawValues[slot] = value;
+            }
+
+            return value;
+        }
+
+        private string Decode(ReadOnlySpan<byte> bytes)
+        {
             // Stack for the usual short strings; a large char array (the struct may hold kilobytes or more) would
             // overflow the worker's stack, so it gets a pooled buffer instead.
             int max = Encoding.UTF8.GetMaxCharCount(bytes.Length);
@@ -200,6 +228,28 @@ public abstract class FieldValueDecoder
         }
 
         private const int StackChars = 512;
+        private const int RawKeyBytes = 32;
+        private const int RawSlots = 256;
+        private readonly byte[] _rawKeys = new byte[RawSlots * RawKeyBytes];
+        private readonly int[] _rawLength = Enumerable.Repeat(-1, RawSlots).ToArray();
+        private readonly string?[] _rawValues = new string?[RawSlots];
+
+        private static int RawSlot(ReadOnlySpan<byte> bytes)
+        {
+            ulong h = (ulong)bytes.Length;
+            while (bytes.Length >= 8)
+            {
+                h = (h ^ System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(bytes)) * 0x9E3779B97F4A7C15UL;
+                bytes = bytes[8..];
+            }
+
+            for (int i = 0; i < bytes.Length; i++)
+            {
+                h = (h ^ bytes[i]) * 0x9E3779B97F4A7C15UL;
+            }
+
+            return (int)(h >> 56);
+        }
     }
 
     private sealed class IpDecoder(EventField field, int length) : FieldValueDecoder(field)

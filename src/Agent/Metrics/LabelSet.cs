@@ -14,7 +14,10 @@ public sealed class LabelSet
 
     private readonly string[] _names;
     private readonly FieldValueDecoder[] _decoders;
-    private readonly HashSet<SeriesKey> _series = [];
+    // Label values are the decoders' cached string instances, so a label set is identified by reference:
+    // no string is hashed or compared per sample.
+    private readonly HashSet<SeriesKey> _series = new(SeriesKeyComparer.Instance);
+    private SeriesKey _last;
     private readonly int _maxSeries;
     private long _overflowSamples;
 
@@ -51,7 +54,15 @@ public sealed class LabelSet
         string? c = _names.Length > 2 ? _decoders[2].Label(sample) : null;
         string? d = _names.Length > 3 ? _decoders[3].Label(sample) : null;
         var key = new SeriesKey(a, b, c, d);
-        if (!_series.Contains(key))
+        if (SeriesKeyComparer.Instance.Equals(key, _last))
+        {
+            // the same label set as the previous sample (the common case in bursts)
+        }
+        else if (_series.Contains(key))
+        {
+            _last = key;
+        }
+        else
         {
             if (_series.Count >= _maxSeries)
             {
@@ -61,6 +72,7 @@ public sealed class LabelSet
             else
             {
                 _series.Add(key);
+                _last = key;
             }
         }
 
@@ -84,4 +96,16 @@ public sealed class LabelSet
     }
 
     private readonly record struct SeriesKey(string? A, string? B, string? C, string? D);
+
+    private sealed class SeriesKeyComparer : IEqualityComparer<SeriesKey>
+    {
+        public static readonly SeriesKeyComparer Instance = new();
+
+        public bool Equals(SeriesKey x, SeriesKey y) =>
+            ReferenceEquals(x.A, y.A) && ReferenceEquals(x.B, y.B) && ReferenceEquals(x.C, y.C) && ReferenceEquals(x.D, y.D);
+
+        public int GetHashCode(SeriesKey k) => HashCode.Combine(
+            System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(k.A), System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(k.B),
+            System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(k.C), System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(k.D));
+    }
 }
