@@ -24,6 +24,16 @@ public static class AgentHost
     public const string ConsoleTemplate =
         "{SyslogPriority}[{Timestamp:HH:mm:ss.fff} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}";
 
+    /// <summary>
+    /// A set that does not match its object is a configuration error found in StartAsync; it fails the host's
+    /// start, and Program.cs reports each error once with its file, key and fix. The host's own "Hosting failed
+    /// to start" would repeat it with a stack trace, at error priority, for an ordinary config mistake.
+    /// </summary>
+    internal static bool IsHostStartConfigError(Serilog.Events.LogEvent e) =>
+        e.Exception is ConfigException
+        && e.Properties.TryGetValue("SourceContext", out Serilog.Events.LogEventPropertyValue? source)
+        && source is Serilog.Events.ScalarValue { Value: "Microsoft.Extensions.Hosting.Internal.Host" };
+
     public static WebApplication Build(AgentConfiguration config, string[] hostArgs)
     {
         AgentOptions options = config.Options;
@@ -39,6 +49,7 @@ public static class AgentHost
         builder.Services.AddSingleton<ISystemdNotifier, SystemdNotifier>();
         builder.Services.AddSerilog((services, lc) => lc
             .ReadFrom.Configuration(config.Configuration)
+            .Filter.ByExcluding(IsHostStartConfigError)
             .Enrich.FromLogContext()
             .Enrich.With<JournaldPriorityEnricher>()
             .WriteTo.Console(outputTemplate: ConsoleTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture));

@@ -31,6 +31,9 @@ Log.Logger = new LoggerConfiguration()
     .Enrich.With<BpfAgent.Logs.JournaldPriorityEnricher>()
     .WriteTo.Console(outputTemplate: AgentHost.ConsoleTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture)
     .CreateBootstrapLogger();
+
+// Resolved at each use: Log.Logger is the bootstrap logger until the host replaces it.
+static Serilog.ILogger Startup() => Log.ForContext(Serilog.Core.Constants.SourceContextPropertyName, "bpf-agent");
 try
 {
     AgentConfiguration config = AgentConfiguration.Load(cli.ConfigDirectory, cli.HostArgs);
@@ -38,7 +41,7 @@ try
     {
         foreach (ConfigError e in config.Errors)
         {
-            Log.Fatal("Configuration error: {Error}", e.ToString());
+            Startup().Fatal("Configuration error: {Error}", e.ToString());
         }
 
         return ExitCodes.Config;
@@ -46,7 +49,7 @@ try
 
     if (BpfAgent.Security.Capabilities.MissingMessage(BpfAgent.Security.Capabilities.Effective()) is string missing)
     {
-        Log.Fatal("{Problem}", missing);
+        Startup().Fatal("{Problem}", missing);
         return ExitCodes.NoPermission;
     }
 
@@ -59,14 +62,14 @@ catch (ConfigException e)
 {
     foreach (ConfigError error in e.Errors)
     {
-        Log.Fatal("Configuration error: {Error}", error.ToString());
+        Startup().Fatal("Configuration error: {Error}", error.ToString());
     }
 
     return ExitCodes.Config;
 }
 catch (Exception e)
 {
-    Log.Fatal(e, "bpf-agent failed: {Message}", e.Message);
+    Startup().Fatal(e, "bpf-agent failed: {Message}", e.Message);
     return ExitCodes.Failure;
 }
 finally

@@ -1,0 +1,138 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace BpfAgent.Tests;
+
+/// <summary>
+/// Program-set files for the end-to-end tests: the shipped objects (absolute paths to the built ones) with
+/// their filter parameters set so that only the test's own events count, and logs at Information with a rate
+/// limit high enough that every test event is logged.
+/// </summary>
+public static class ProgramSetJson
+{
+    public const string ExecLogMessage = "exec {filename} as {comm} pid={pid} ppid={ppid} uid={uid}";
+
+    public const string TcpLogMessage = "tcp {saddr}:{sport} -> {daddr}:{dport} {oldstate} -> {newstate}";
+
+    /// <summary>exec.bpf.o counting execs by comm, only of children of <paramref name="filterPpid"/>.</summary>
+    public static string Exec(int filterPpid) => $$"""
+        {
+          "object": {{Quote(Paths.ProgramObject("exec"))}},
+          "parameters": { "filter_ppid": {{filterPpid}} },
+          "ringBuffers": [
+            {
+              "map": "exec_events",
+              "struct": "exec_event",
+              "metrics": [
+                {
+                  "name": "exec_events_total",
+                  "type": "counter",
+                  "help": "Programs executed, by command name.",
+                  "labels": [ { "name": "comm", "field": "comm" } ],
+                  "maxSeries": 500
+                }
+              ],
+              "log": { "level": "information", "message": "{{ExecLogMessage}}", "ratePerSecond": 1000 }
+            }
+          ]
+        }
+        """;
+
+    /// <summary>tcp_state.bpf.o counting state changes by state and ports, only on <paramref name="filterPort"/>.</summary>
+    public static string TcpState(int filterPort) => $$"""
+        {
+          "object": {{Quote(Paths.ProgramObject("tcp_state"))}},
+          "parameters": { "filter_port": {{filterPort}} },
+          "ringBuffers": [
+            {
+              "map": "tcp_events",
+              "struct": "tcp_state_event",
+              "metrics": [
+                {
+                  "name": "tcp_state_changes_total",
+                  "type": "counter",
+                  "help": "TCP state transitions, by new state and local/remote port.",
+                  "labels": [
+                    { "name": "state", "field": "newstate" },
+                    { "name": "sport", "field": "sport" },
+                    { "name": "dport", "field": "dport" }
+                  ],
+                  "maxSeries": 2000
+                }
+              ],
+              "log": {
+                "level": "information",
+                "message": "{{TcpLogMessage}}",
+                "ratePerSecond": 1000,
+                "decoders": { "saddr": "ipv4", "daddr": "ipv4" }
+              }
+            }
+          ]
+        }
+        """;
+
+    /// <summary>syscall_latency.bpf.o: a histogram of the syscalls of <paramref name="filterTgid"/> only.</summary>
+    public static string SyscallLatency(int filterTgid) => $$"""
+        {
+          "object": {{Quote(Paths.ProgramObject("syscall_latency"))}},
+          "parameters": { "filter_tgid": {{filterTgid}}, "ignore_tgid": 0 },
+          "ringBuffers": [
+            {
+              "map": "syscall_events",
+              "struct": "syscall_event",
+              "metrics": [
+                {
+                  "name": "syscall_latency_seconds",
+                  "type": "histogram",
+                  "help": "Time from sys_enter to sys_exit, by syscall.",
+                  "field": "latency_ns",
+                  "scale": 1e-9,
+                  "buckets": { "exp2": { "min": 0.000001, "max": 1 } },
+                  "labels": [ { "name": "syscall", "field": "syscall_nr", "decoder": "syscall" } ],
+                  "maxSeries": 400
+                }
+              ]
+            }
+          ]
+        }
+        """;
+
+    /// <summary>tests/Agent.Tests/bpf/rejected.bpf.o: valid config, but the verifier refuses its program.</summary>
+    public static string Rejected() => $$"""
+        {
+          "object": {{Quote(Paths.TestObject("rejected"))}},
+          "ringBuffers": [
+            {
+              "map": "rejected_events",
+              "struct": "rejected_event",
+              "metrics": [ { "name": "rejected_events_total", "type": "counter", "help": "Never counts: never loads." } ]
+            }
+          ]
+        }
+        """;
+
+    /// <summary>A set whose object does not exist (at <paramref name="objectPath"/>).</summary>
+    public static string MissingObject(string objectPath, bool optional) => $$"""
+        {
+          "object": {{Quote(objectPath)}},
+          "optional": {{(optional ? "true" : "false")}},
+          "ringBuffers": [
+            {
+              "map": "events",
+              "struct": "event",
+              "metrics": [ { "name": "missing_events_total", "type": "counter" } ]
+            }
+          ]
+        }
+        """;
+
+    /// <summary>Parses <paramref name="json"/>, lets <paramref name="edit"/> change it, and writes it back.</summary>
+    public static string Edit(string json, Action<JsonObject> edit)
+    {
+        JsonObject root = JsonNode.Parse(json)!.AsObject();
+        edit(root);
+        return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    }
+
+    private static string Quote(string s) => JsonSerializer.Serialize(s);
+}
