@@ -37,7 +37,15 @@ public sealed record AgentConfiguration(IConfiguration Configuration, AgentOptio
         }
         catch (Exception e) when (e is FormatException or InvalidDataException or System.Text.Json.JsonException)
         {
-            errors.Add(new ConfigError(agentFile, "", $"invalid JSON: {e.InnerException?.Message ?? e.Message}", "fix the JSON syntax"));
+            // The parser's own error (with its line) sits a few exceptions deep.
+            Exception inner = e;
+            while (inner is not System.Text.Json.JsonException && inner.InnerException is not null)
+            {
+                inner = inner.InnerException;
+            }
+
+            string key = inner is System.Text.Json.JsonException { LineNumber: long line } ? $"line {line + 1}" : "";
+            errors.Add(new ConfigError(agentFile, key, $"invalid JSON: {JsonMessage(inner.Message)}", "fix the JSON syntax"));
             configuration = new ConfigurationBuilder().AddEnvironmentVariables(EnvironmentPrefix).AddCommandLine(hostArgs).Build();
         }
 
@@ -64,6 +72,9 @@ public sealed record AgentConfiguration(IConfiguration Configuration, AgentOptio
 
         return new AgentConfiguration(configuration, options, sets, errors);
     }
+
+    /// <summary>System.Text.Json's message without its 0-based position suffix (the key carries the 1-based line).</summary>
+    internal static string JsonMessage(string message) => message.Split(" Path:")[0].Split(" LineNumber:")[0].TrimEnd('.', ' ');
 
     /// <summary>The files that decide what is loaded into the kernel must not be changeable by anyone but root.</summary>
     private static void CheckTrust(string agentFile, AgentOptions options, List<ProgramSetConfig> sets, List<ConfigError> errors)

@@ -8,7 +8,7 @@ namespace BpfAgent.Configuration;
 public sealed record ConfigError(string File, string Key, string Problem, string Fix)
 {
     public override string ToString() =>
-        Key.Length == 0 ? $"{File}: {Problem}. Fix: {Fix}" : $"{File}: {Key}: {Problem}. Fix: {Fix}";
+        Key.Length == 0 ? $"{File}: {Problem.TrimEnd('.')}. Fix: {Fix}" : $"{File}: {Key}: {Problem.TrimEnd('.')}. Fix: {Fix}";
 }
 
 /// <summary>Configuration that cannot be used; the agent exits with <see cref="ExitCodes.Config"/> at startup.</summary>

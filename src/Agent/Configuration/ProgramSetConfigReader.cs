@@ -53,7 +53,7 @@ public static partial class ProgramSetConfigReader
         }
         catch (JsonException e)
         {
-            errors.Add(new ConfigError(file, $"line {e.LineNumber + 1}", $"invalid JSON: {e.Message.Split(" Path:")[0]}", "fix the JSON syntax"));
+            errors.Add(new ConfigError(file, $"line {e.LineNumber + 1}", $"invalid JSON: {AgentConfiguration.JsonMessage(e.Message)}", "fix the JSON syntax"));
             return null;
         }
         catch (IOException e)
