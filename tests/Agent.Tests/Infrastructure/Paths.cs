@@ -14,34 +14,9 @@ public static class Paths
 
     public static string ShippedConfig => Path.Combine(Root, "config");
 
-    public static bool IsCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
+    public static bool IsCi => TestSupport.KernelTestGate.IsCi;
 
-    public static string? KernelSkipReason { get; } = ComputeSkipReason();
-
-    private static string? ComputeSkipReason()
-    {
-        if (IsCi)
-        {
-            return null;
-        }
-
-        if (Tmds.Linux.LibC.geteuid() != 0)
-        {
-            return "kernel test skipped: not root (needs CAP_BPF and CAP_PERFMON); run `sudo make test`";
-        }
-
-        if (!File.Exists("/sys/kernel/btf/vmlinux"))
-        {
-            return "kernel test skipped: the kernel has no BTF (/sys/kernel/btf/vmlinux)";
-        }
-
-        if (!File.Exists(ProgramObject("exec")))
-        {
-            return "kernel test skipped: BPF objects are not built; run `make test`";
-        }
-
-        return null;
-    }
+    public static string? KernelSkipReason { get; } = TestSupport.KernelTestGate.SkipReason(ProgramObject("exec"));
 
     private static string FindRoot()
     {

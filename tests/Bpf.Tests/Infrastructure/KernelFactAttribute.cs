@@ -20,33 +20,8 @@ public sealed class KernelFactAttribute : FactAttribute
 /// <summary>Decides whether kernel tests can run here.</summary>
 public static class KernelSupport
 {
-    public static bool IsCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
+    public static bool IsCi => TestSupport.KernelTestGate.IsCi;
 
     /// <summary>Null when kernel tests should run (always under CI), else why they are skipped.</summary>
-    public static string? SkipReason { get; } = ComputeSkipReason();
-
-    private static string? ComputeSkipReason()
-    {
-        if (IsCi)
-        {
-            return null;
-        }
-
-        if (Tmds.Linux.LibC.geteuid() != 0)
-        {
-            return "kernel test skipped: not root (needs CAP_BPF and CAP_PERFMON); run `sudo make test`";
-        }
-
-        if (!File.Exists("/sys/kernel/btf/vmlinux"))
-        {
-            return "kernel test skipped: the kernel has no BTF (/sys/kernel/btf/vmlinux)";
-        }
-
-        if (!File.Exists(TestObjects.Path("ringbuf_test")))
-        {
-            return "kernel test skipped: test BPF objects are not built; run `make test`";
-        }
-
-        return null;
-    }
+    public static string? SkipReason { get; } = TestSupport.KernelTestGate.SkipReason(TestObjects.Path("ringbuf_test"));
 }
