@@ -90,3 +90,10 @@ bench: build $(BENCH_OBJ) $(BENCH_NATIVE)
 bench-micro: build $(BENCH_OBJ)
 	cd bench/Agent.Micro && BENCH_PRODUCER_OBJECT=$(CURDIR)/$(BENCH_OBJ) \
 		$(DOTNET) bin/$(CONFIGURATION)/net10.0/Agent.Micro.dll $(MICRO_ARGS)
+
+# The soak (scripts/soak.sh, docs/reliability.md): SOAK_SECONDS (default 600) of sustained load with reload
+# cycles, then samples produced, delivered and dropped by stage, RSS and fds, and the verdict (also written to
+# build/soak-report.txt). Not part of `make test`, which runs a 20 s one.
+.PHONY: soak
+soak: build
+	@bash scripts/soak.sh $(CONFIGURATION)

@@ -5,12 +5,12 @@ namespace BpfAgent.Pipeline;
 /// <summary>
 /// One configured ring buffer in the pipeline: its map, where its samples go, and its counters by stage
 /// (received and channel drops are counted on the poll thread, decode errors and deliveries on the worker).
+/// The counters live in a <see cref="RingTotals"/> that a reloaded set's new source shares with the old one.
 /// </summary>
-public sealed class RingSource(string setName, BpfMap map, SampleProcessor processor)
+public sealed class RingSource(string setName, BpfMap map, SampleProcessor processor, RingTotals? totals = null)
 {
-    private long _channelDropped;
-    private long _delivered;
-    private long _decodeErrors;
+    private readonly RingTotals _totals = totals ?? new RingTotals();
+    private RingStatistics? _statistics;
 
     public string SetName { get; } = setName;
 
@@ -20,49 +20,98 @@ public sealed class RingSource(string setName, BpfMap map, SampleProcessor proce
 
     public SampleProcessor Processor { get; } = processor;
 
-    private RingStatistics? _statistics;
-    private long _receivedBefore;
-    private long _bytesBefore;
-    private long _exceptionsBefore;
-
     /// <summary>
     /// The libbpf ring's counters, set each time the poller (re)builds its ring buffer; counts of earlier ring
-    /// buffers are carried over so the totals never go back.
+    /// buffers (and of earlier versions of this set) are carried over so the totals never go back.
     /// </summary>
     public RingStatistics? Statistics
     {
         get => _statistics;
         set
         {
-            if (_statistics is not null)
+            lock (_totals.Gate)
             {
-                _receivedBefore += _statistics.SamplesReceived;
-                _bytesBefore += _statistics.BytesReceived;
-                _exceptionsBefore += _statistics.ConsumerExceptions;
-            }
+                if (_statistics is not null)
+                {
+                    _totals.ReceivedBefore += _statistics.SamplesReceived;
+                    _totals.BytesBefore += _statistics.BytesReceived;
+                    _totals.ExceptionsBefore += _statistics.ConsumerExceptions;
+                }
 
-            _statistics = value;
+                _statistics = value;
+            }
         }
     }
 
-    public long Received => _receivedBefore + (_statistics?.SamplesReceived ?? 0);
+    public long Received
+    {
+        get
+        {
+            lock (_totals.Gate)
+            {
+                return _totals.ReceivedBefore + (_statistics?.SamplesReceived ?? 0);
+            }
+        }
+    }
 
-    public long ReceivedBytes => _bytesBefore + (_statistics?.BytesReceived ?? 0);
+    public long ReceivedBytes
+    {
+        get
+        {
+            lock (_totals.Gate)
+            {
+                return _totals.BytesBefore + (_statistics?.BytesReceived ?? 0);
+            }
+        }
+    }
 
-    public long ChannelDropped => Interlocked.Read(ref _channelDropped);
+    public long ChannelDropped => Interlocked.Read(ref _totals.ChannelDropped);
 
-    public long Delivered => Interlocked.Read(ref _delivered);
+    public long Delivered => Interlocked.Read(ref _totals.Delivered);
 
-    public long DecodeErrors => Interlocked.Read(ref _decodeErrors);
+    public long DecodeErrors => Interlocked.Read(ref _totals.DecodeErrors);
 
     /// <summary>Exceptions thrown while handling a sample (caught; counted as decode-stage drops too).</summary>
-    public long ConsumerExceptions => _exceptionsBefore + (_statistics?.ConsumerExceptions ?? 0);
+    public long ConsumerExceptions
+    {
+        get
+        {
+            lock (_totals.Gate)
+            {
+                return _totals.ExceptionsBefore + (_statistics?.ConsumerExceptions ?? 0);
+            }
+        }
+    }
 
-    internal void AddChannelDropped(long n) => Interlocked.Add(ref _channelDropped, n);
+    internal RingTotals Totals => _totals;
 
-    internal void AddDelivered(long n) => Interlocked.Add(ref _delivered, n);
+    internal void AddChannelDropped(long n) => Interlocked.Add(ref _totals.ChannelDropped, n);
 
-    internal void AddDecodeError() => Interlocked.Increment(ref _decodeErrors);
+    internal void AddDelivered(long n) => Interlocked.Add(ref _totals.Delivered, n);
+
+    internal void AddDecodeError() => Interlocked.Increment(ref _totals.DecodeErrors);
+
+    /// <summary>
+    /// Folds the (final) counts of the current ring buffer into the totals once the poller no longer reads this
+    /// source, so a successor sharing the totals continues from them.
+    /// </summary>
+    internal void Retire() => Statistics = null;
 
     public override string ToString() => $"{SetName}/{MapName}";
+}
+
+/// <summary>
+/// The running totals of one ring of one set. The loader keeps one per set and map for the life of the agent, so
+/// when a reload replaces a set its new <see cref="RingSource"/> continues the old one's counts: the self-metrics
+/// are counters and must not go back, and received = delivered + dropped must hold across reloads.
+/// </summary>
+public sealed class RingTotals
+{
+    internal readonly Lock Gate = new();
+    internal long ReceivedBefore;
+    internal long BytesBefore;
+    internal long ExceptionsBefore;
+    internal long ChannelDropped;
+    internal long Delivered;
+    internal long DecodeErrors;
 }

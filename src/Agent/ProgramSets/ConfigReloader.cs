@@ -29,7 +29,7 @@ public sealed class ConfigReloader(ProgramSetManager manager, AgentMetrics metri
             while (!stoppingToken.IsCancellationRequested)
             {
                 await _signal.WaitAsync(stoppingToken).ConfigureAwait(false);
-                await Task.Delay(300, stoppingToken).ConfigureAwait(false); // let an editor finish writing
+                await Task.Delay(100, stoppingToken).ConfigureAwait(false); // let an editor finish writing
                 while (_signal.CurrentCount > 0)
                 {
                     await _signal.WaitAsync(stoppingToken).ConfigureAwait(false);

@@ -12,7 +12,10 @@ namespace BpfAgent.ProgramSets;
 /// </summary>
 public sealed class DropAlarmMonitor(ProgramSetRegistry registry, AgentOptions options, ILogger<DropAlarmMonitor> logger) : BackgroundService
 {
-    private readonly Dictionary<LoadedProgramSet, (long Produced, long Dropped)> _last = [];
+    // By set name: a reloaded set continues its predecessor's counts (RingTotals, KernelDroppedBefore), so the
+    // deltas stay right across a reload instead of counting everything since the start as "the last second".
+    // Entries are kept when a set goes (one per set name) for the same reason when it comes back.
+    private readonly Dictionary<string, (long Produced, long Dropped)> _last = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _lastWarning = [];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -53,8 +56,14 @@ public sealed class DropAlarmMonitor(ProgramSetRegistry registry, AgentOptions o
             }
 
             long produced = received + kernel;
-            (long lastProduced, long lastDropped) = _last.GetValueOrDefault(set);
-            _last[set] = (produced, dropped);
+            bool seen = _last.TryGetValue(s.Name, out (long Produced, long Dropped) last);
+            _last[s.Name] = (produced, dropped);
+            if (!seen)
+            {
+                continue; // first look: the counts may include drops from before this run (pinned drop counter)
+            }
+
+            (long lastProduced, long lastDropped) = last;
             long dp = produced - lastProduced, dd = dropped - lastDropped;
             double threshold = set.Config.DropAlarmRatio ?? options.DropAlarmRatio;
             bool alarm = dp > 0 && dd > 0 && (double)dd / dp > threshold;
@@ -65,11 +74,6 @@ public sealed class DropAlarmMonitor(ProgramSetRegistry registry, AgentOptions o
                 logger.LogWarning("Program set {Set} dropped {Dropped} of {Produced} samples in the last second ({Ratio:P1}, alarm above {Threshold:P1})",
                     s.Name, dd, dp, (double)dd / dp, threshold);
             }
-        }
-
-        foreach (LoadedProgramSet gone in _last.Keys.Where(k => registry.Sets.All(s => s.Loaded != k)).ToList())
-        {
-            _last.Remove(gone);
         }
     }
 }

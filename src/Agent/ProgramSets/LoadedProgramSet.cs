@@ -6,8 +6,8 @@ using BpfAgent.Pipeline;
 namespace BpfAgent.ProgramSets;
 
 /// <summary>
-/// A program set that is loaded and attached: owns its object, links, meter and ring sources. Dispose detaches
-/// and closes; pins stay unless <see cref="Unpin"/> is called.
+/// A program set that is loaded and attached: owns its object, links and ring sources (the meter belongs to the
+/// loader, per set name). Dispose detaches and closes; pins stay unless <see cref="Unpin"/> is called.
 /// </summary>
 public sealed class LoadedProgramSet : IDisposable
 {
@@ -43,8 +43,19 @@ public sealed class LoadedProgramSet : IDisposable
     /// <summary>Names of the attached programs.</summary>
     public IReadOnlyList<string> AttachedPrograms => _links.Select(l => l.ProgramName).ToList();
 
-    /// <summary>Samples the kernel side could not reserve (sum over CPUs of bpf_agent_drops), or 0.</summary>
-    public long KernelDropped => DropsMap is BpfMap m && !Object.IsDisposed ? KernelDrops.Read(m) : 0;
+    /// <summary>
+    /// Samples the kernel side could not reserve: the sum over CPUs of bpf_agent_drops (or 0), plus what earlier
+    /// versions of this set counted in drop maps this one does not share (<see cref="KernelDroppedBefore"/>).
+    /// </summary>
+    public long KernelDropped => KernelDroppedBefore + (DropsMap is BpfMap m && !Object.IsDisposed ? KernelDrops.Read(m) : 0);
+
+    /// <summary>Kernel drops counted by earlier versions of this set (before a reload) in maps that are gone.</summary>
+    public long KernelDroppedBefore { get; internal set; }
+
+    /// <summary>Whether <paramref name="other"/> counts kernel drops in the very same (pinned) map as this set.</summary>
+    internal bool SharesDropsMapWith(LoadedProgramSet other) =>
+        DropsMap is BpfMap mine && other.DropsMap is BpfMap theirs && mine.IsPinned && theirs.IsPinned
+        && mine.PinPath is string path && path == theirs.PinPath;
 
     public List<SampleProcessor> Processors() => Rings.Select(r => r.Processor).ToList();
 
@@ -65,7 +76,8 @@ public sealed class LoadedProgramSet : IDisposable
         }
     }
 
-    public void Dispose()
+    /// <summary>Detaches the programs (no new samples) but keeps maps and rings open so they can still be drained.</summary>
+    public void Detach()
     {
         foreach (BpfLink l in _links)
         {
@@ -73,8 +85,12 @@ public sealed class LoadedProgramSet : IDisposable
         }
 
         _links.Clear();
-        Meter.Dispose();
-        Object.Dispose();
+    }
+
+    public void Dispose()
+    {
+        Detach();
+        Object.Dispose(); // not the meter: it is the loader's, and a successor of this set keeps using it
     }
 }
 

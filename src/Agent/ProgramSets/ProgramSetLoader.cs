@@ -19,6 +19,24 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
 {
     public const string MeterPrefix = "bpf_agent.set.";
 
+    // Per set and ring, for the life of the agent: a reloaded set's rings continue the old version's counts.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Set, string Map), RingTotals> _totals = new();
+
+    // One meter per set while the set is configured. System.Diagnostics.Metrics hands back the same instrument for
+    // the same name and kind, so a reloaded set feeds its predecessor's series. (A second meter of the same name
+    // would share OpenTelemetry's metric with the first, and disposing either would end that metric for both: a
+    // failed or successful reload would silently stop the set's metrics.)
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Meter> _meters = new(StringComparer.Ordinal);
+
+    /// <summary>Disposes the set's meter (its series leave /metrics): when the set is removed, or no version of it runs.</summary>
+    public void ReleaseMeter(string set)
+    {
+        if (_meters.TryRemove(set, out Meter? meter))
+        {
+            meter.Dispose();
+        }
+    }
+
     /// <summary>Opens and checks the set without loading it (for <c>bpf-agent check</c> and before load).</summary>
     public static OpenBpfObject OpenAndCheck(ProgramSetConfig config, List<ConfigError> errors, out Dictionary<RingConfig, EventLayout> layouts)
     {
@@ -58,70 +76,63 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
         using OpenBpfObject open = OpenAndCheck(config, errors, out Dictionary<RingConfig, EventLayout> layouts);
 
         // Build decoders before load too: a decoder that does not fit its field is a config error.
-        var meter = new Meter(MeterPrefix + config.Name);
+        Meter meter = _meters.GetOrAdd(config.Name, name => new Meter(MeterPrefix + name));
         var processors = new Dictionary<RingConfig, SampleProcessor>();
+        foreach ((RingConfig ring, EventLayout layout) in layouts)
+        {
+            SampleProcessor? p = BuildProcessor(config, ring, layout, meter, errors);
+            if (p is not null)
+            {
+                processors[ring] = p;
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new ConfigException(errors);
+        }
+
+        string? pinDirectory = null;
+        if (config.Pinning.Enabled)
+        {
+            pinDirectory = Path.Combine(options.PinRoot, config.Name);
+            PinDirectory.Prepare(options.PinRoot, pinDirectory);
+            foreach (OpenBpfMap map in open.Maps)
+            {
+                if (!map.Name.Contains('.', StringComparison.Ordinal))
+                {
+                    map.PinPath = Path.Combine(pinDirectory, $"{map.Name}-{MapSchema.Hash(open, map)}"); // bpffs refuses '.' in names
+                }
+            }
+
+            PinDirectory.ResolveIncompatible(pinDirectory, open.Maps.Where(m => m.PinPath is not null).Select(m => m.PinPath!),
+                config.Pinning.ReplaceIncompatible, eventLogger, config.Name);
+        }
+
+        BpfObject obj = open.Load();
+        var links = new List<BpfLink>();
         try
         {
-            foreach ((RingConfig ring, EventLayout layout) in layouts)
+            foreach (BpfProgram p in obj.Programs)
             {
-                SampleProcessor? p = BuildProcessor(config, ring, layout, meter, errors);
-                if (p is not null)
+                if (p.Fd >= 0 && (config.Programs?.Contains(p.Name) ?? p.AutoAttach))
                 {
-                    processors[ring] = p;
+                    links.Add(p.Attach());
                 }
             }
 
-            if (errors.Count > 0)
-            {
-                throw new ConfigException(errors);
-            }
-
-            string? pinDirectory = null;
-            if (config.Pinning.Enabled)
-            {
-                pinDirectory = Path.Combine(options.PinRoot, config.Name);
-                PinDirectory.Prepare(options.PinRoot, pinDirectory);
-                foreach (OpenBpfMap map in open.Maps)
-                {
-                    if (!map.Name.Contains('.', StringComparison.Ordinal))
-                    {
-                        map.PinPath = Path.Combine(pinDirectory, $"{map.Name}-{MapSchema.Hash(open, map)}"); // bpffs refuses '.' in names
-                    }
-                }
-
-                PinDirectory.ResolveIncompatible(pinDirectory, open.Maps.Where(m => m.PinPath is not null).Select(m => m.PinPath!),
-                    config.Pinning.ReplaceIncompatible, eventLogger, config.Name);
-            }
-
-            BpfObject obj = open.Load();
-            var links = new List<BpfLink>();
-            try
-            {
-                foreach (BpfProgram p in obj.Programs)
-                {
-                    if (p.Fd >= 0 && (config.Programs?.Contains(p.Name) ?? p.AutoAttach))
-                    {
-                        links.Add(p.Attach());
-                    }
-                }
-
-                var rings = config.RingBuffers.Select(r => new RingSource(config.Name, obj.GetMap(r.Map), processors[r])).ToList();
-                return new LoadedProgramSet(config, obj, links, meter, rings, pinDirectory);
-            }
-            catch
-            {
-                foreach (BpfLink l in links)
-                {
-                    l.Dispose();
-                }
-
-                obj.Dispose();
-                throw;
-            }
+            var rings = config.RingBuffers.Select(r => new RingSource(config.Name, obj.GetMap(r.Map), processors[r],
+                _totals.GetOrAdd((config.Name, r.Map), _ => new RingTotals()))).ToList();
+            return new LoadedProgramSet(config, obj, links, meter, rings, pinDirectory);
         }
         catch
         {
-            meter.Dispose();
+            foreach (BpfLink l in links)
+            {
+                l.Dispose();
+            }
+
+            obj.Dispose();
             throw;
         }
     }

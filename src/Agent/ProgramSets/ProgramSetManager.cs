@@ -24,8 +24,10 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
     private readonly ProgramSetLoader _loader;
     private readonly ILogger _logger;
     private readonly Channel<SampleBatch> _channel;
+    private readonly CountingChannelWriter<SampleBatch> _written;
     private readonly SemaphoreSlim _reloadLock = new(1, 1);
     private readonly Dictionary<string, string> _fingerprints = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _kernelDroppedBefore = new(StringComparer.Ordinal);
     private Task? _workerTask;
     private BpfStatsHandle? _stats;
     private InstanceLock? _instanceLock;
@@ -45,7 +47,8 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
             FullMode = BoundedChannelFullMode.Wait, // only TryWrite is used: a full channel refuses, the poller counts the drop
         });
         Pool = new SampleBatchPool(options.BatchBytes);
-        Poller = new RingBufferPoller(_channel.Writer, Pool, options.PollTimeoutMs, logger);
+        _written = new CountingChannelWriter<SampleBatch>(_channel.Writer);
+        Poller = new RingBufferPoller(_written, Pool, options.PollTimeoutMs, logger);
         Worker = new SampleWorker(_channel.Reader, Pool, logger);
     }
 
@@ -216,18 +219,55 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
 
         if (changed)
         {
-            Poller.Stop(TimeSpan.FromSeconds(_options.ShutdownTimeoutSeconds / 2));
-            _registry.Replace(next);
-            StartPipeline();
-            WaitForWorker(TimeSpan.FromSeconds(2));
-            foreach (LoadedProgramSet set in retire)
-            {
-                set.Processors().ForEach(p => p.Log?.Flush());
-                set.Dispose();
-            }
+            Swap(next, retire);
         }
 
         return ok;
+    }
+
+    /// <summary>
+    /// Puts <paramref name="next"/> in place of the running sets without losing a sample unaccounted: the retiring
+    /// sets are detached first (nothing new reaches their rings), the poller's last drain reads what they wrote, their
+    /// counts are handed to their successors, and they are closed only once the worker has handled every batch that
+    /// refers to them.
+    /// </summary>
+    private void Swap(List<ProgramSetState> next, List<LoadedProgramSet> retire)
+    {
+        var removed = new List<string>();
+        foreach (LoadedProgramSet set in retire)
+        {
+            set.Detach();
+        }
+
+        Poller.Stop(TimeSpan.FromSeconds(_options.ShutdownTimeoutSeconds / 2));
+        foreach (LoadedProgramSet set in retire)
+        {
+            foreach (RingSource ring in set.Rings)
+            {
+                ring.Retire();
+            }
+
+            if (next.FirstOrDefault(s => s.Name == set.Name)?.Loaded is LoadedProgramSet successor && successor != set)
+            {
+                successor.KernelDroppedBefore = set.SharesDropsMapWith(successor) ? set.KernelDroppedBefore : set.KernelDropped;
+            }
+            else
+            {
+                _kernelDroppedBefore[set.Name] = set.KernelDropped; // removed: a set of that name added later continues
+                removed.Add(set.Name);
+            }
+        }
+
+        _registry.Replace(next);
+        StartPipeline();
+        WaitForWorker(TimeSpan.FromSeconds(5));
+        foreach (LoadedProgramSet set in retire)
+        {
+            set.Processors().ForEach(p => p.Log?.Flush());
+            set.Dispose();
+        }
+
+        removed.ForEach(_loader.ReleaseMeter);
     }
 
     private ProgramSetState LoadInto(ProgramSetState state, ProgramSetConfig config, List<ConfigError> configErrors, bool isReload = false)
@@ -235,6 +275,11 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
         try
         {
             LoadedProgramSet set = _loader.Load(config);
+            if (_kernelDroppedBefore.Remove(config.Name, out long before))
+            {
+                set.KernelDroppedBefore = before;
+            }
+
             state.Loaded = set;
             state.Status = ProgramSetStatus.Up;
             _fingerprints[config.Name] = Fingerprint(config);
@@ -254,6 +299,11 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
             _logger.LogError("Program set {Set} failed to start and is left out: {Error}", config.Name, e.Message);
         }
 
+        if (state.Status != ProgramSetStatus.Up && !_registry.Sets.Any(s => s.Name == config.Name && s.Loaded is not null))
+        {
+            _loader.ReleaseMeter(config.Name); // no version of it runs
+        }
+
         return state;
     }
 
@@ -263,13 +313,14 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
         Poller.Start([.. Rings]);
     }
 
-    // Lets the worker finish batches that still reference sets about to be closed.
+    // Lets the worker finish every batch written so far: they may refer to sets about to be closed.
     private void WaitForWorker(TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (ChannelDepth > 0 && DateTime.UtcNow < deadline)
+        long written = _written.Written;
+        long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        while (Worker.Batches < written && Environment.TickCount64 < deadline)
         {
-            Thread.Sleep(10);
+            Thread.Sleep(1);
         }
     }
 
@@ -326,6 +377,7 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
                 }
 
                 s.Loaded = null;
+                _loader.ReleaseMeter(s.Name);
             }
         }
     }
