@@ -19,6 +19,7 @@ public sealed class RingBufferPoller : IDisposable
     private RingBuffer? _ringBuffer;
     private BatchWriter? _writer;
     private volatile bool _stop;
+    private long _drainUntil;
     private long _progressTicks = Environment.TickCount64;
     private long _loops;
 
@@ -30,7 +31,14 @@ public sealed class RingBufferPoller : IDisposable
         _logger = logger;
     }
 
-    public bool StopRequested => _stop;
+    /// <summary>
+    /// Whether a consumer should end the current poll: on stop, except during the final drain, which may run for
+    /// at most <see cref="FinalDrainMilliseconds"/> (a producer faster than the consumer would keep it going forever).
+    /// </summary>
+    public bool StopRequested => _stop && (_drainUntil == 0 || Environment.TickCount64 > _drainUntil);
+
+    /// <summary>How long the final drain on stop may take.</summary>
+    public const int FinalDrainMilliseconds = 1000;
 
     public bool IsRunning => _thread is { IsAlive: true };
 
@@ -127,9 +135,9 @@ public sealed class RingBufferPoller : IDisposable
             // Final drain: what the kernel already wrote is delivered, not lost.
             if (rb is not null)
             {
-                _stop = false;
+                Volatile.Write(ref _drainUntil, Environment.TickCount64 + FinalDrainMilliseconds);
                 rb.Consume();
-                _stop = true;
+                Volatile.Write(ref _drainUntil, 0);
             }
 
             writer.Flush();
