@@ -63,6 +63,6 @@ int handle_exec(struct trace_event_raw_sched_process_exec *ctx)
 	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename),
 				  (void *)ctx + (ctx->__data_loc_filename & 0xFFFF));
 
-	bpf_agent_submit(e);
+	bpf_agent_submit_lazy(e);
 	return 0;
 }

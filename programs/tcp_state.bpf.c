@@ -103,6 +103,6 @@ int handle_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	e->newstate = (enum tcp_state_name)ctx->newstate;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 
-	bpf_agent_submit(e);
+	bpf_agent_submit_lazy(e);
 	return 0;
 }

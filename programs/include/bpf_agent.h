@@ -11,12 +11,14 @@
  *    them as kernel-stage drops. Reserve samples only through bpf_agent_reserve() so that a full
  *    ring is always counted.
  *
- * 2. Submission and wakeups. bpf_agent_submit() submits with flags 0 (libbpf's adaptive wakeup),
- *    which is right for low-rate programs (exec, TCP state changes). High-rate programs (one
+ * 2. Submission and wakeups. bpf_agent_submit() submits with flags 0 (libbpf's adaptive wakeup);
+ *    bpf_agent_submit_lazy() never wakes the consumer, which the shipped low-rate programs (exec,
+ *    TCP state changes) use: a wakeup costs the hooked call microseconds, and the agent consumes on
+ *    its poll timeout (5 ms) anyway. High-rate programs (one
  *    sample per syscall, per packet...) must not wake the consumer for every sample: wakeups, not
  *    copies, bound a ring's throughput. They use bpf_agent_submit_batched(), which submits with
- *    BPF_RB_NO_WAKEUP and forces a wakeup only once bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA)
- *    passes a threshold. Data below the threshold can then sit in the ring with no epoll wakeup
+ *    BPF_RB_NO_WAKEUP and forces a wakeup only as bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA)
+ *    crosses a threshold. Data below the threshold can then sit in the ring with no epoll wakeup
  *    coming: the agent also consumes every ring on a short poll timeout, so it is still drained.
  *
  * 3. Event types in BTF. The agent decodes samples from the object's BTF, by struct name. clang
@@ -36,6 +38,11 @@
 #define BPF_AGENT_H
 
 #include <bpf/bpf_helpers.h>
+
+/* Bytes past the threshold within which bpf_agent_submit_batched() still forces a wakeup. */
+#ifndef BPF_AGENT_WAKEUP_WINDOW
+#define BPF_AGENT_WAKEUP_WINDOW 512
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -80,11 +87,28 @@ static __always_inline void bpf_agent_submit(void *sample)
  */
 static __always_inline void bpf_agent_submit_batched(void *sample, void *ringbuf, __u64 threshold)
 {
+	__u64 avail = bpf_ringbuf_query(ringbuf, BPF_RB_AVAIL_DATA);
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
-	if (bpf_ringbuf_query(ringbuf, BPF_RB_AVAIL_DATA) > threshold)
+	/*
+	 * Force a wakeup only just past the threshold (within one record of it), not on every submit
+	 * while more is waiting: a lagging consumer would otherwise cost the producer a wakeup (~1 us,
+	 * an IPI) per sample exactly when it can least afford it. Past the window the agent's poll
+	 * timeout drains the ring.
+	 */
+	if (avail > threshold && avail <= threshold + BPF_AGENT_WAKEUP_WINDOW)
 		flags = BPF_RB_FORCE_WAKEUP;
 	bpf_ringbuf_submit(sample, flags);
+}
+
+/*
+ * Submit with no wakeup at all: for rare events (exec, TCP state changes) whose few microseconds of
+ * wakeup cost per event matter more than latency; the agent consumes them on its poll timeout
+ * (milliseconds).
+ */
+static __always_inline void bpf_agent_submit_lazy(void *sample)
+{
+	bpf_ringbuf_submit(sample, BPF_RB_NO_WAKEUP);
 }
 
 #endif /* BPF_AGENT_H */
