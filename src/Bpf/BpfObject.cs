@@ -38,7 +38,7 @@ public sealed unsafe class BpfObject : BpfObjectBase
     /// <summary>The program named <paramref name="name"/>; throws <see cref="KeyNotFoundException"/> naming the ones there are.</summary>
     public BpfProgram GetProgram(string name) => TryGetProgram(name, out BpfProgram p)
         ? p
-        : throw new KeyNotFoundException($"{Path}: no program '{name}'; the object has: {string.Join(", ", Programs.Select(x => x.Name))}.");
+        : throw NotFound("program", name, Programs.Select(x => x.Name));
 
     public bool TryGetMap(string name, out BpfMap map)
     {
@@ -50,7 +50,7 @@ public sealed unsafe class BpfObject : BpfObjectBase
     /// <summary>The map named <paramref name="name"/>; throws <see cref="KeyNotFoundException"/> naming the ones there are.</summary>
     public BpfMap GetMap(string name) => TryGetMap(name, out BpfMap m)
         ? m
-        : throw new KeyNotFoundException($"{Path}: no map '{name}'; the object has: {string.Join(", ", Maps.Select(x => x.Name))}.");
+        : throw NotFound("map", name, Maps.Select(x => x.Name));
 
     /// <summary>
     /// Attaches every loaded program whose section names its hook and whose auto-attach flag is on, as a

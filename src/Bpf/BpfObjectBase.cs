@@ -98,22 +98,27 @@ public abstract unsafe class BpfObjectBase : IDisposable
         }
     }
 
+    /// <summary>The error for an unknown program or map name, listing the ones the object has.</summary>
+    private protected KeyNotFoundException NotFound(string kind, string name, IEnumerable<string> existing) =>
+        new($"{Path}: no {kind} '{name}'; the object has: {string.Join(", ", existing)}.");
+
     /// <summary>
-    /// Finds a global variable by name in the object's data sections (.bss, .data, .rodata and their
-    /// sub-sections): the internal map that holds it and its offset and size there.
+    /// Every global variable of the object's data sections (.bss, .data, .rodata and their sub-sections):
+    /// name, BTF type id, offset in its section and size. Empty when the object has no BTF.
+    /// </summary>
+    public IReadOnlyList<BtfVariable> GlobalVariables =>
+        Btf is Btf btf ? DataSections(btf).SelectMany(d => d.Section.Variables).ToList() : [];
+
+    /// <summary>
+    /// Finds a global variable by name in the object's data sections: the internal map that holds it and its
+    /// offset and size there.
     /// </summary>
     private protected (nint Map, int Offset, int Size) FindGlobal(string name)
     {
         Btf btf = Btf ?? throw new BpfException(
             $"{Path}: the object has no BTF, so global '{name}' cannot be found; compile with clang -g.");
-        foreach (nint map in MapPointers())
+        foreach ((nint map, BtfType sec) in DataSections(btf))
         {
-            BtfType? sec = DataSection(btf, map);
-            if (sec is null)
-            {
-                continue;
-            }
-
             foreach (BtfVariable v in sec.Variables)
             {
                 if (v.Name == name)
@@ -125,6 +130,17 @@ public abstract unsafe class BpfObjectBase : IDisposable
 
         throw new KeyNotFoundException(
             $"{Path}: no global variable '{name}' in the object's .bss, .data or .rodata sections.");
+    }
+
+    private IEnumerable<(nint Map, BtfType Section)> DataSections(Btf btf)
+    {
+        foreach (nint map in MapPointers())
+        {
+            if (DataSection(btf, map) is BtfType sec)
+            {
+                yield return (map, sec);
+            }
+        }
     }
 
     // The DATASEC describing an internal map's value. libbpf records it as the map's BTF value type; the

@@ -127,7 +127,7 @@ public sealed unsafe class OpenBpfObject : BpfObjectBase
     /// <summary>The program named <paramref name="name"/>; throws <see cref="KeyNotFoundException"/> naming the ones there are.</summary>
     public OpenBpfProgram GetProgram(string name) => TryGetProgram(name, out OpenBpfProgram p)
         ? p
-        : throw new KeyNotFoundException($"{Path}: no program '{name}'; the object has: {string.Join(", ", Programs.Select(x => x.Name))}.");
+        : throw NotFound("program", name, Programs.Select(x => x.Name));
 
     /// <summary>The map named <paramref name="name"/>, or false.</summary>
     public bool TryGetMap(string name, out OpenBpfMap map)
@@ -140,7 +140,7 @@ public sealed unsafe class OpenBpfObject : BpfObjectBase
     /// <summary>The map named <paramref name="name"/>; throws <see cref="KeyNotFoundException"/> naming the ones there are.</summary>
     public OpenBpfMap GetMap(string name) => TryGetMap(name, out OpenBpfMap m)
         ? m
-        : throw new KeyNotFoundException($"{Path}: no map '{name}'; the object has: {string.Join(", ", Maps.Select(x => x.Name))}.");
+        : throw NotFound("map", name, Maps.Select(x => x.Name));
 
     /// <summary>
     /// Sets the initial value of a global variable (for example <c>const volatile u32 target_pid</c> in

@@ -14,28 +14,10 @@ internal static class Globals
             : Type.IsCharArray ? $"char[{Size}] string" : $"{Type.Kind} of {Size} bytes";
     }
 
-    public static IEnumerable<Variable> All(OpenBpfObject open)
-    {
-        Btf? btf = open.Btf;
-        if (btf is null)
-        {
-            yield break;
-        }
-
-        foreach (OpenBpfMap map in open.Maps)
-        {
-            int dot = map.Name.IndexOf('.', StringComparison.Ordinal);
-            if (dot < 0 || btf.FindType(map.Name[dot..], BtfKind.Datasec) is not BtfType sec)
-            {
-                continue;
-            }
-
-            foreach (BtfVariable v in sec.Variables)
-            {
-                yield return new Variable(v.Name, v.Size, btf.GetType(v.TypeId).Resolve());
-            }
-        }
-    }
+    public static IEnumerable<Variable> All(OpenBpfObject open) =>
+        open.Btf is Btf btf
+            ? open.GlobalVariables.Select(v => new Variable(v.Name, v.Size, btf.GetType(v.TypeId).Resolve()))
+            : [];
 
     public static IEnumerable<string> Names(OpenBpfObject open) =>
         All(open).Select(v => v.Name).Where(n => !n.StartsWith("__", StringComparison.Ordinal));

@@ -61,7 +61,7 @@ internal static unsafe class PinDirectory
         uint uid = (uint)st.st_uid;
         if (uid != 0 && uid != (uint)LibC.geteuid())
         {
-            throw new PinDirectoryException(dir, $"is owned by uid {uid}, not root", "remove it (someone else created it); the agent creates it owned by root, mode 0700");
+            throw new PinDirectoryException(dir, $"is owned by uid {uid}, not root or the agent's user", "remove it (someone else created it); the agent creates it owned by root, mode 0700");
         }
 
         if ((mode & 0x1FF) != 0x1C0)

@@ -14,7 +14,6 @@ public static unsafe class FileTrust
 {
     private const uint S_IFMT = 0xF000;
     private const uint S_IFLNK = 0xA000;
-    private const uint S_IFDIR = 0x4000;
     private const uint S_ISVTX = 0x200;
     private const uint GroupOrOtherWrite = 0x12; // 020 | 002
 
@@ -88,7 +87,7 @@ public static unsafe class FileTrust
             return $"{path}: does not exist or cannot be examined";
         }
 
-        string? problem = CheckEntry(path, st, self, parentSticky: false);
+        string? problem = CheckEntry(path, st, self);
         if (problem is not null)
         {
             return problem;
@@ -130,7 +129,7 @@ public static unsafe class FileTrust
         return null;
     }
 
-    private static string? CheckEntry(string path, stat st, uint self, bool parentSticky)
+    private static string? CheckEntry(string path, stat st, uint self)
     {
         uint uid = (uint)st.st_uid;
         uint mode = (uint)st.st_mode;
@@ -139,7 +138,7 @@ public static unsafe class FileTrust
             return $"{path}: owned by uid {uid}, not root or the agent's user";
         }
 
-        if ((mode & GroupOrOtherWrite) != 0 && !parentSticky)
+        if ((mode & GroupOrOtherWrite) != 0)
         {
             return $"{path}: writable by group or others (mode {Convert.ToString(mode & 0xFFF, 8)}); chmod go-w {path}";
         }
@@ -155,7 +154,4 @@ public static unsafe class FileTrust
             return LibC.lstat(p, s) == 0;
         }
     }
-
-    /// <summary>True for a directory (after following links).</summary>
-    internal static bool IsDirectory(stat st) => ((uint)st.st_mode & S_IFMT) == S_IFDIR;
 }
