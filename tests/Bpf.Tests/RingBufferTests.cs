@@ -36,6 +36,48 @@ public sealed class RingBufferTests
     }
 
     [KernelFact]
+    public void Records_that_wrap_the_end_of_a_one_page_ring_arrive_byte_exact_in_order_through_poll_and_consume()
+    {
+        // 56-byte records (8-byte header + 48) do not divide a 4096-byte ring, so lap after lap a record's body
+        // starts at the very end, straddles it, or starts right after it: every case of reading the ring's pages.
+        const int Triggers = 600;
+        const uint Burst = 8;
+        using OpenBpfObject open = TestObjects.OpenForThisProcess("ringbuf_test");
+        open.SetGlobal("burst", Burst);
+        open.GetMap("events").MaxEntries = Environment.SystemPageSize;
+        using BpfObject obj = open.Load();
+        using BpfLink link = obj.GetProgram("emit_burst").Attach();
+        var collector = new SampleCollector();
+        using var rb = new RingBuffer(obj.GetMap("events"), collector);
+
+        string comm = TestEvent.CurrentThreadComm();
+        int polled = 0;
+        for (int i = 0; i < Triggers; i++)
+        {
+            Trigger.Getppid(1);
+            if (i % 2 == 0)
+            {
+                polled += rb.Poll(1000); // flags 0: wakes; the callback hands over the first sample, the rest are read
+            }
+
+            DrainAll(rb);
+        }
+
+        ulong produced = obj.ReadGlobal<ulong>("produced");
+        Assert.Equal(Triggers * Burst, produced);
+        Assert.Equal(0UL, obj.ReadGlobal<ulong>("reserve_failures"));
+        Assert.True(polled >= Triggers / 2 * Burst, $"poll delivered {polled}");
+        Assert.True(produced * (TestEvent.Size + 8) > 50UL * (ulong)Environment.SystemPageSize, "fewer than 50 laps of the ring");
+        Assert.Equal((int)produced, collector.Samples.Count);
+        for (int i = 0; i < collector.Samples.Count; i++)
+        {
+            Assert.Equal(TestEvent.Expected((ulong)i, TestEvent.KindReserved, comm), collector.Samples[i]);
+        }
+
+        Assert.Equal(0L, rb.PendingBytes(0));
+    }
+
+    [KernelFact]
     public void Output_samples_arrive_byte_exact_and_the_discarded_reservation_never_does()
     {
         const int Triggers = 30;
