@@ -31,6 +31,7 @@ internal static class AgentConsumer
         int pollMs = a.Int("--poll-ms", defaults.PollTimeoutMs);
         int capacity = a.Int("--channel-capacity", defaults.ChannelCapacity);
         int batchBytes = a.Int("--batch-bytes", defaults.BatchBytes);
+        int fullWaitMs = a.Int("--channel-full-wait-ms", defaults.ChannelFullWaitMs);
 
         BpfObject obj;
         using (OpenBpfObject open = OpenBpfObject.OpenFile(path, new BpfObjectOpenOptions { ObjectName = "bench_producer" }))
@@ -63,7 +64,7 @@ internal static class AgentConsumer
             });
             var pool = new SampleBatchPool(batchBytes);
             ILogger logger = NullLogger.Instance;
-            using var poller = new RingBufferPoller(channel.Writer, pool, pollMs, logger);
+            using var poller = new RingBufferPoller(channel.Writer, pool, pollMs, logger, fullWaitMs);
             var worker = new SampleWorker(channel.Reader, pool, logger);
             Task workerTask = Task.Factory.StartNew(worker.RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
 

@@ -37,7 +37,7 @@ internal static class ProgramSetConsumer
             FullMode = BoundedChannelFullMode.Wait,
         });
         var pool = new SampleBatchPool(options.BatchBytes);
-        using var poller = new RingBufferPoller(channel.Writer, pool, options.PollTimeoutMs, NullLogger.Instance);
+        using var poller = new RingBufferPoller(channel.Writer, pool, options.PollTimeoutMs, NullLogger.Instance, options.ChannelFullWaitMs);
         var worker = new SampleWorker(channel.Reader, pool, NullLogger.Instance);
         Task workerTask = Task.Factory.StartNew(worker.RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
         poller.Start([.. set.Rings]);

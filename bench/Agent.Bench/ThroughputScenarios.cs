@@ -18,11 +18,9 @@ internal static class ThroughputScenarios
     public static DrainResult Drain(BenchSettings s, ConsumerKind kind, int size, Action<string> log)
     {
         long ringBytes = (long)s.DrainRingMb * 1024 * 1024;
-        // The channel holds what the ring holds: the drain measures the pipeline's cost, not the channel bound
-        // (the poll thread and the worker share one core here; with the default 256 batches the poll thread
-        // can run ahead and drop). The sustained runs use the shipped default.
-        int capacity = (int)(ringBytes / new Configuration.AgentOptions().BatchBytes) + 64;
-        using ProducerSession session = ProducerSession.Open(s, kind, s.DrainRingMb, size, wakeupMode: 2, kind == ConsumerKind.Native ? null : capacity);
+        // The shipped channel capacity: when the poll thread runs ahead of the worker (they share one core here)
+        // it waits for room (AgentOptions.ChannelFullWaitMs) and the ring holds the rest.
+        using ProducerSession session = ProducerSession.Open(s, kind, s.DrainRingMb, size, wakeupMode: 2, null);
         session.Start();
         session.Run(s.WarmupRate, s.WarmupSeconds);
         session.Ask("pause");

@@ -499,7 +499,7 @@ public sealed class ConfigReaderTests : IDisposable
         Assert.Equal("/etc/bpf-agent/programs.d", o.ProgramsPath);
 
         (o, errors) = Options(("Agent:Listen", "http://0.0.0.0:9999"), ("Agent:PinRoot", "/sys/fs/bpf/other"), ("Agent:ProgramsDirectory", "/srv/sets"),
-            ("Agent:KeepPinsOnExit", "false"), ("Agent:ChannelCapacity", "16"), ("Agent:BatchBytes", "8192"), ("Agent:PollTimeoutMs", "20"),
+            ("Agent:KeepPinsOnExit", "false"), ("Agent:ChannelCapacity", "16"), ("Agent:ChannelFullWaitMs", "3"), ("Agent:BatchBytes", "8192"), ("Agent:PollTimeoutMs", "20"),
             ("Agent:EnableRunTimeStats", "False"), ("Agent:LibbpfLogLinesPerSecond", "7"), ("Agent:ShutdownTimeoutSeconds", "9"));
         Assert.Empty(errors);
         Assert.Equal("http://0.0.0.0:9999", o.Listen);
@@ -507,6 +507,7 @@ public sealed class ConfigReaderTests : IDisposable
         Assert.Equal("/srv/sets", o.ProgramsPath);
         Assert.False(o.KeepPinsOnExit);
         Assert.Equal(16, o.ChannelCapacity);
+        Assert.Equal(3, o.ChannelFullWaitMs);
         Assert.Equal(8192, o.BatchBytes);
         Assert.Equal(20, o.PollTimeoutMs);
         Assert.False(o.EnableRunTimeStats);
@@ -529,6 +530,7 @@ public sealed class ConfigReaderTests : IDisposable
     [Theory]
     [InlineData("ChannelCapacity", "lots")]
     [InlineData("ChannelCapacity", "1")]
+    [InlineData("ChannelFullWaitMs", "-1")]
     [InlineData("BatchBytes", "64k")]
     [InlineData("PollTimeoutMs", "2.5")]
     [InlineData("PollTimeoutMs", "100000")]

@@ -110,6 +110,61 @@ public sealed class PipelineTests : IDisposable
     }
 
     [KernelFact]
+    public void A_full_channel_makes_the_writer_wait_for_the_worker_and_nothing_is_dropped()
+    {
+        RingSource ring0 = Ring("decode_events", "wait0_total");
+        Channel<SampleBatch> channel = BoundedChannel(1);
+        var pool = new SampleBatchPool(BatchBytes);
+        var writer = new BatchWriter(channel.Writer, pool, fullWaitMs: 10_000) { Rings = [ring0] };
+        var worker = new SampleWorker(channel.Reader, pool, NullLogger.Instance);
+
+        // The worker starts late: the writer finds the one-batch channel full and must wait, not drop.
+        Task run = Task.Run(async () =>
+        {
+            await Task.Delay(300);
+            await worker.RunAsync();
+        });
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        for (int i = 0; i < 5 * PerBatch; i++)
+        {
+            writer.Add(0, Sample(i));
+        }
+
+        writer.Flush();
+        watch.Stop();
+        channel.Writer.Complete();
+        Assert.True(run.Wait(TimeSpan.FromSeconds(10)));
+
+        Assert.Equal(5 * PerBatch, ring0.Delivered);
+        Assert.Equal(0, ring0.ChannelDropped);
+        Assert.True(writer.FullWaits >= 1, $"the writer never found the channel full ({writer.FullWaits})");
+        Assert.True(watch.ElapsedMilliseconds >= 200, $"the writer did not wait for the late worker ({watch.ElapsedMilliseconds} ms)");
+    }
+
+    [KernelFact]
+    public void Past_its_wait_a_writer_drops_the_batch_and_counts_it()
+    {
+        RingSource ring0 = Ring("decode_events", "waitdrop0_total");
+        Channel<SampleBatch> channel = BoundedChannel(1);
+        var pool = new SampleBatchPool(BatchBytes);
+        var writer = new BatchWriter(channel.Writer, pool, fullWaitMs: 50) { Rings = [ring0] };
+        var worker = new SampleWorker(channel.Reader, pool, NullLogger.Instance);
+
+        // No worker runs: batch 1 fills the channel, batch 2 waits 50 ms and is dropped.
+        for (int i = 0; i < 2 * PerBatch; i++)
+        {
+            writer.Add(0, Sample(i));
+        }
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        writer.Flush();
+        Assert.True(watch.ElapsedMilliseconds >= 40, $"dropped after {watch.ElapsedMilliseconds} ms, before its wait");
+        Assert.Equal(PerBatch, ring0.ChannelDropped);
+        Assert.Equal(1, Drain(channel.Reader, worker, pool));
+        Assert.Equal(PerBatch, ring0.Delivered);
+    }
+
+    [KernelFact]
     public void A_full_channel_drops_whole_batches_counted_per_ring()
     {
         RingSource ring0 = Ring("decode_events", "full0_total");

@@ -22,7 +22,7 @@ public sealed class ReliabilityAccountingTests(ITestOutputHelper output)
         const int Triggers = 200, Burst = 5000;
         using var trigger = new SyscallTrigger();
         using var config = new TestConfig();
-        ReliabilityConfig.WriteAgentJson(config, new Dictionary<string, object> { ["ChannelCapacity"] = 2, ["BatchBytes"] = 4096 });
+        ReliabilityConfig.WriteAgentJson(config, new Dictionary<string, object> { ["ChannelCapacity"] = 2, ["ChannelFullWaitMs"] = 0, ["BatchBytes"] = 4096 });
         config.AddSet("flood", $$"""
             {
               "object": "{{ReliabilityConfig.FloodObject}}",
@@ -96,6 +96,7 @@ public sealed class ReliabilityAccountingTests(ITestOutputHelper output)
         ReliabilityConfig.WriteAgentJson(config, new Dictionary<string, object>
         {
             ["ChannelCapacity"] = 2,
+            ["ChannelFullWaitMs"] = 0,
             ["BatchBytes"] = 4096,
             ["ReportDropAlarmsInHealth"] = true,
         });

@@ -28,8 +28,17 @@ public sealed record AgentOptions
     /// <summary>Keep pins when the agent stops (default), so counters and buffered samples survive a restart.</summary>
     public bool KeepPinsOnExit { get; init; } = true;
 
-    /// <summary>Batches the channel between the poll thread and the workers holds; when full, batches are dropped and counted.</summary>
-    public int ChannelCapacity { get; init; } = 256;
+    /// <summary>
+    /// Batches the channel between the poll thread and the workers holds. A hand-off, not the main buffer: when it is
+    /// full the poll thread waits (<see cref="ChannelFullWaitMs"/>) and the kernel rings hold the backlog.
+    /// </summary>
+    public int ChannelCapacity { get; init; } = 64;
+
+    /// <summary>
+    /// How long the poll thread waits for room when the channel is full before it drops the batch (counted as
+    /// channel-stage drops). While it waits the kernel rings keep buffering. 0: drop at once.
+    /// </summary>
+    public int ChannelFullWaitMs { get; init; } = 50;
 
     /// <summary>Bytes of one pooled batch.</summary>
     public int BatchBytes { get; init; } = 64 * 1024;
@@ -60,7 +69,7 @@ public sealed record AgentOptions
     private static readonly string[] s_known =
     [
         nameof(Listen), nameof(ProgramsDirectory), nameof(PinRoot), nameof(KeepPinsOnExit), nameof(ChannelCapacity),
-        nameof(BatchBytes), nameof(PollTimeoutMs), nameof(EnableRunTimeStats), nameof(LibbpfLogLinesPerSecond),
+        nameof(ChannelFullWaitMs), nameof(BatchBytes), nameof(PollTimeoutMs), nameof(EnableRunTimeStats), nameof(LibbpfLogLinesPerSecond),
         nameof(ShutdownTimeoutSeconds), nameof(DropAlarmRatio), nameof(ReportDropAlarmsInHealth), nameof(WatchConfigDirectory),
     ];
 
@@ -83,7 +92,8 @@ public sealed record AgentOptions
             ProgramsDirectory = s[nameof(ProgramsDirectory)] ?? "programs.d",
             PinRoot = s[nameof(PinRoot)] ?? DefaultPinRoot,
             KeepPinsOnExit = Bool(s, nameof(KeepPinsOnExit), true, agentFile, errors),
-            ChannelCapacity = Int(s, nameof(ChannelCapacity), 256, 2, 1 << 20, agentFile, errors),
+            ChannelCapacity = Int(s, nameof(ChannelCapacity), 64, 2, 1 << 20, agentFile, errors),
+            ChannelFullWaitMs = Int(s, nameof(ChannelFullWaitMs), 50, 0, 10_000, agentFile, errors),
             BatchBytes = Int(s, nameof(BatchBytes), 64 * 1024, 4096, 16 << 20, agentFile, errors),
             PollTimeoutMs = Int(s, nameof(PollTimeoutMs), 5, 1, 1000, agentFile, errors),
             EnableRunTimeStats = Bool(s, nameof(EnableRunTimeStats), true, agentFile, errors),

@@ -3,10 +3,13 @@ using System.Threading.Channels;
 namespace BpfAgent.Pipeline;
 
 /// <summary>
-/// Poll-thread side of the channel: fills the current batch and hands full batches to the channel without
-/// ever blocking. When the channel is full the batch's samples are dropped and counted per ring.
+/// Poll-thread side of the channel: fills the current batch and hands full batches to the channel. When the
+/// channel is full it waits up to <paramref name="fullWaitMs"/> for the workers to make room (meanwhile the kernel
+/// ring, far larger than a batch, keeps buffering; should it fill, the program counts its drops); past that the
+/// batch's samples are dropped and counted per ring. Dropping at once would waste the copies just made, and on a
+/// host with few cores the poll thread would be taking the CPU the workers need to catch up.
 /// </summary>
-public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPool pool)
+public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPool pool, int fullWaitMs = 0)
 {
     private SampleBatch? _current;
     private long _currentSince;
@@ -54,7 +57,7 @@ public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPo
             return;
         }
 
-        if (!writer.TryWrite(batch))
+        if (!writer.TryWrite(batch) && !WaitToWrite(batch))
         {
             for (int i = 0; i < batch.Count; i++)
             {
@@ -63,6 +66,32 @@ public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPo
 
             pool.Return(batch);
         }
+    }
+
+    /// <summary>Batches that found the channel full and waited for room (delivered or not).</summary>
+    public long FullWaits { get; private set; }
+
+    private bool WaitToWrite(SampleBatch batch)
+    {
+        if (fullWaitMs <= 0)
+        {
+            return false;
+        }
+
+        FullWaits++;
+        long deadline = Environment.TickCount64 + fullWaitMs;
+        var spin = default(SpinWait);
+        do
+        {
+            spin.SpinOnce(sleep1Threshold: 30); // yields the core to the workers first, then sleeps 1 ms at a time
+            if (writer.TryWrite(batch))
+            {
+                return true;
+            }
+        }
+        while (Environment.TickCount64 < deadline);
+
+        return false;
     }
 
     private SampleBatch Rent(int sampleBytes)

@@ -15,6 +15,7 @@ public sealed class RingBufferPoller : IDisposable
     private readonly SampleBatchPool _pool;
     private readonly int _pollTimeoutMs;
     private readonly ILogger _logger;
+    private readonly int _channelFullWaitMs;
     private Thread? _thread;
     private RingBuffer? _ringBuffer;
     private BatchWriter? _writer;
@@ -23,8 +24,9 @@ public sealed class RingBufferPoller : IDisposable
     private long _progressTicks = Environment.TickCount64;
     private long _loops;
 
-    public RingBufferPoller(ChannelWriter<SampleBatch> channel, SampleBatchPool pool, int pollTimeoutMs, ILogger logger)
+    public RingBufferPoller(ChannelWriter<SampleBatch> channel, SampleBatchPool pool, int pollTimeoutMs, ILogger logger, int channelFullWaitMs = 0)
     {
+        _channelFullWaitMs = channelFullWaitMs;
         _channel = channel;
         _pool = pool;
         _pollTimeoutMs = pollTimeoutMs;
@@ -61,7 +63,7 @@ public sealed class RingBufferPoller : IDisposable
         }
 
         _stop = false;
-        _writer = new BatchWriter(_channel, _pool) { Rings = rings };
+        _writer = new BatchWriter(_channel, _pool, _channelFullWaitMs) { Rings = rings };
         if (rings.Length > 0)
         {
             _ringBuffer = new RingBuffer(rings[0].Map, new BatchingConsumer(0, _writer, this));

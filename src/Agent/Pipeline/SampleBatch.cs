@@ -11,7 +11,7 @@ public sealed class SampleBatch
     public SampleBatch(int bytes)
     {
         Data = new byte[bytes];
-        _entries = new SampleRef[Math.Max(64, bytes / 16)];
+        _entries = new SampleRef[Math.Max(64, bytes / 32)]; // room for samples of 32 bytes and up; smaller ones end a batch early
     }
 
     public byte[] Data { get; }

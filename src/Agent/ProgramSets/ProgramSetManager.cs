@@ -48,7 +48,7 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
         });
         Pool = new SampleBatchPool(options.BatchBytes);
         _written = new CountingChannelWriter<SampleBatch>(_channel.Writer);
-        Poller = new RingBufferPoller(_written, Pool, options.PollTimeoutMs, logger);
+        Poller = new RingBufferPoller(_written, Pool, options.PollTimeoutMs, logger, options.ChannelFullWaitMs);
         Worker = new SampleWorker(_channel.Reader, Pool, logger);
     }
 
