@@ -4,9 +4,9 @@ using BpfAgent.Decoding;
 namespace BpfAgent.Metrics;
 
 /// <summary>
-/// The labels of one metric: decodes them from a sample into a <see cref="TagList"/> (no allocation: values
-/// are cached strings) and enforces the metric's series limit, sending new label sets past it to one overflow
-/// series (every label "overflow") and counting those samples.
+/// The labels of one metric: finds a sample's series (<see cref="LabelSeries"/>: its tags built once, no allocation
+/// per sample: label values are the decoders' cached strings) and enforces the metric's series limit, sending new
+/// label sets past it to one overflow series (every label "overflow") and counting those samples.
 /// </summary>
 public sealed class LabelSet
 {
@@ -16,8 +16,10 @@ public sealed class LabelSet
     private readonly FieldValueDecoder[] _decoders;
     // Label values are the decoders' cached string instances, so a label set is identified by reference:
     // no string is hashed or compared per sample.
-    private readonly HashSet<SeriesKey> _series = new(SeriesKeyComparer.Instance);
+    private readonly Dictionary<SeriesKey, LabelSeries> _series = new(SeriesKeyComparer.Instance);
     private SeriesKey _last;
+    private LabelSeries? _lastSeries;
+    private LabelSeries? _overflow;
     private readonly int _maxSeries;
     private long _overflowSamples;
 
@@ -41,12 +43,15 @@ public sealed class LabelSet
     /// <summary>Samples that went to the overflow series because the limit was reached.</summary>
     public long OverflowSamples => Interlocked.Read(ref _overflowSamples);
 
-    public TagList Tags(ReadOnlySpan<byte> sample)
+    /// <summary>The tags of the sample's series.</summary>
+    public TagList Tags(ReadOnlySpan<byte> sample) => Find(sample).Tags;
+
+    /// <summary>The sample's series: the same instance for the same label values, the overflow series past the limit.</summary>
+    public LabelSeries Find(ReadOnlySpan<byte> sample)
     {
-        var tags = default(TagList);
         if (_names.Length == 0)
         {
-            return tags;
+            return _lastSeries ??= new LabelSeries(default);
         }
 
         string? a = _decoders[0].Label(sample);
@@ -54,28 +59,31 @@ public sealed class LabelSet
         string? c = _names.Length > 2 ? _decoders[2].Label(sample) : null;
         string? d = _names.Length > 3 ? _decoders[3].Label(sample) : null;
         var key = new SeriesKey(a, b, c, d);
-        if (SeriesKeyComparer.Instance.Equals(key, _last))
+        if (_lastSeries is not null && SeriesKeyComparer.Instance.Equals(key, _last))
         {
-            // the same label set as the previous sample (the common case in bursts)
+            return _lastSeries; // the same label set as the previous sample (the common case in bursts)
         }
-        else if (_series.Contains(key))
-        {
-            _last = key;
-        }
-        else
+
+        if (!_series.TryGetValue(key, out LabelSeries? series))
         {
             if (_series.Count >= _maxSeries)
             {
                 Interlocked.Increment(ref _overflowSamples);
-                a = b = c = d = OverflowValue;
+                return _overflow ??= new LabelSeries(Build(OverflowValue, OverflowValue, OverflowValue, OverflowValue));
             }
-            else
-            {
-                _series.Add(key);
-                _last = key;
-            }
+
+            series = new LabelSeries(Build(a, b, c, d));
+            _series.Add(key, series);
         }
 
+        _last = key;
+        _lastSeries = series;
+        return series;
+    }
+
+    private TagList Build(string? a, string? b, string? c, string? d)
+    {
+        var tags = default(TagList);
         tags.Add(_names[0], a);
         if (_names.Length > 1)
         {
@@ -108,4 +116,20 @@ public sealed class LabelSet
             System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(k.A), System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(k.B),
             System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(k.C), System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(k.D));
     }
+}
+
+/// <summary>
+/// One series of one metric: its tags, and what the metric has accumulated for it since the worker last flushed
+/// (the worker hands the instruments one sum per series per batch, not one call per sample).
+/// </summary>
+public sealed class LabelSeries(TagList tags)
+{
+    internal readonly TagList TagList = tags; // a field, so instruments take it by reference
+
+    public TagList Tags => TagList;
+
+    internal long PendingCount;
+    internal double PendingSum;
+    internal double LastValue;
+    internal bool Dirty;
 }

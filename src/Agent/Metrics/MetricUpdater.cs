@@ -5,9 +5,17 @@ using BpfAgent.Decoding;
 
 namespace BpfAgent.Metrics;
 
-/// <summary>One configured metric of a ring: reads its value and labels from a sample and updates the instrument.</summary>
+/// <summary>
+/// One configured metric of a ring: reads its value and labels from a sample and updates the instrument. Counters
+/// and gauges accumulate per series and reach their instrument once per series in <see cref="Flush"/>, which the
+/// worker calls after each batch: one OpenTelemetry call with tags costs ~100 ns, a batch holds up to ~1,300
+/// samples, and a sum (or a gauge's last value) per batch is exactly what the per-sample calls would have added
+/// up to. Histograms need every value and record each sample.
+/// </summary>
 public abstract class MetricUpdater
 {
+    private readonly List<LabelSeries> _dirty = [];
+
     protected MetricUpdater(MetricConfig config, LabelSet labels, EventField? field)
     {
         Config = config;
@@ -22,6 +30,32 @@ public abstract class MetricUpdater
     protected EventField? Field { get; }
 
     public abstract void Update(ReadOnlySpan<byte> sample);
+
+    /// <summary>Hands what <see cref="Update"/> accumulated since the last flush to the instrument.</summary>
+    public void Flush()
+    {
+        foreach (LabelSeries s in _dirty)
+        {
+            s.Dirty = false;
+            Publish(s);
+        }
+
+        _dirty.Clear();
+    }
+
+    /// <summary>Publishes one series' accumulated value and resets it.</summary>
+    protected virtual void Publish(LabelSeries series)
+    {
+    }
+
+    protected void MarkDirty(LabelSeries series)
+    {
+        if (!series.Dirty)
+        {
+            series.Dirty = true;
+            _dirty.Add(series);
+        }
+    }
 
     protected double Value(ReadOnlySpan<byte> sample) => Field!.ReadDouble(sample) * Config.Scale;
 
@@ -42,8 +76,15 @@ public abstract class MetricUpdater
 
         public override void Update(ReadOnlySpan<byte> sample)
         {
-            TagList tags = Labels.Tags(sample);
-            _counter.Add(1, in tags);
+            LabelSeries s = Labels.Find(sample);
+            s.PendingCount++;
+            MarkDirty(s);
+        }
+
+        protected override void Publish(LabelSeries series)
+        {
+            _counter.Add(series.PendingCount, in series.TagList);
+            series.PendingCount = 0;
         }
     }
 
@@ -59,8 +100,15 @@ public abstract class MetricUpdater
                 return; // a counter never goes down; a negative field value is not countable
             }
 
-            TagList tags = Labels.Tags(sample);
-            _counter.Add(v, in tags);
+            LabelSeries s = Labels.Find(sample);
+            s.PendingSum += v;
+            MarkDirty(s);
+        }
+
+        protected override void Publish(LabelSeries series)
+        {
+            _counter.Add(series.PendingSum, in series.TagList);
+            series.PendingSum = 0;
         }
     }
 
@@ -72,8 +120,7 @@ public abstract class MetricUpdater
         public override void Update(ReadOnlySpan<byte> sample)
         {
             double v = Value(sample);
-            TagList tags = Labels.Tags(sample);
-            _histogram.Record(v, in tags);
+            _histogram.Record(v, in Labels.Find(sample).TagList);
         }
     }
 
@@ -84,8 +131,11 @@ public abstract class MetricUpdater
         public override void Update(ReadOnlySpan<byte> sample)
         {
             double v = Value(sample);
-            TagList tags = Labels.Tags(sample);
-            _gauge.Record(v, in tags);
+            LabelSeries s = Labels.Find(sample);
+            s.LastValue = v;
+            MarkDirty(s);
         }
+
+        protected override void Publish(LabelSeries series) => _gauge.Record(series.LastValue, in series.TagList);
     }
 }

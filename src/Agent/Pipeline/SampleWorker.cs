@@ -10,6 +10,9 @@ namespace BpfAgent.Pipeline;
 public sealed class SampleWorker(ChannelReader<SampleBatch> reader, SampleBatchPool pool, ILogger logger)
 {
     private readonly Logs.PerSecondLimiter _errorLog = new(5);
+    // The rings a batch holds samples of, and the samples delivered of each (published after the metrics).
+    private readonly List<RingSource> _touched = [];
+    private long[] _delivered = new long[4];
     private long _batches;
 
     public long Batches => Interlocked.Read(ref _batches);
@@ -41,19 +44,14 @@ public sealed class SampleWorker(ChannelReader<SampleBatch> reader, SampleBatchP
     {
         RingSource[] rings = batch.Rings;
         int run = -1;
-        long delivered = 0;
+        int slot = -1;
         for (int i = 0; i < batch.Count; i++)
         {
             int ring = batch.RingOf(i);
             if (ring != run)
             {
-                if (run >= 0)
-                {
-                    rings[run].AddDelivered(delivered);
-                }
-
                 run = ring;
-                delivered = 0;
+                slot = Slot(rings[ring]);
             }
 
             RingSource source = rings[ring];
@@ -61,7 +59,7 @@ public sealed class SampleWorker(ChannelReader<SampleBatch> reader, SampleBatchP
             {
                 if (source.Processor.Process(batch.Sample(i)))
                 {
-                    delivered++;
+                    _delivered[slot]++;
                 }
                 else
                 {
@@ -78,9 +76,42 @@ public sealed class SampleWorker(ChannelReader<SampleBatch> reader, SampleBatchP
             }
         }
 
-        if (run >= 0)
+        // Metrics first, then the delivered counts: whoever sees a sample counted as delivered sees it in the metrics.
+        for (int t = 0; t < _touched.Count; t++)
         {
-            rings[run].AddDelivered(delivered);
+            RingSource source = _touched[t];
+            try
+            {
+                source.Processor.EndBatch();
+            }
+            catch (Exception e)
+            {
+                if (_errorLog.TryAcquire(Environment.TickCount64, out long suppressed))
+                {
+                    logger.LogError(e, "Updating the metrics of {Ring} failed ({Suppressed} more such errors in the last second)", source, suppressed);
+                }
+            }
+
+            source.AddDelivered(_delivered[t]);
+            _delivered[t] = 0;
         }
+
+        _touched.Clear();
+    }
+
+    private int Slot(RingSource source)
+    {
+        int slot = _touched.IndexOf(source);
+        if (slot < 0)
+        {
+            slot = _touched.Count;
+            _touched.Add(source);
+            if (_delivered.Length <= slot)
+            {
+                Array.Resize(ref _delivered, slot * 2 + 4);
+            }
+        }
+
+        return slot;
     }
 }
