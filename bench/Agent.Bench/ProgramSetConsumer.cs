@@ -12,8 +12,8 @@ namespace BpfAgent.Bench;
 /// <summary>
 /// `Agent.Bench set-consume --config-dir DIR --set NAME`: loads one shipped program set from its shipped
 /// config with the agent's ProgramSetLoader (pinning off, so a running agent's pins are untouched; run-time
-/// statistics on, as the agent's default), and consumes its rings with the agent's pipeline so they never
-/// fill up while the kernel-side cost is measured. "stats" prints each program's run count and run time.
+/// statistics off, as the agent's default, until "stats-on"), and consumes its rings with the agent's pipeline so
+/// they never fill up while the kernel-side cost is measured. "stats" prints each program's run count and run time.
 /// </summary>
 internal static class ProgramSetConsumer
 {
@@ -27,7 +27,7 @@ internal static class ProgramSetConsumer
             ?? throw new ArgumentException($"no set {name} in {options.ProgramsPath}: {string.Join("; ", errors)}");
         config = config with { Pinning = new PinningConfig { Enabled = false } };
 
-        using BpfStatsHandle stats = BpfSystem.EnableRunTimeStats();
+        BpfStatsHandle? stats = null;
         var loader = new ProgramSetLoader(options, Serilog.Core.Logger.None);
         using LoadedProgramSet set = loader.Load(config);
         Channel<SampleBatch> channel = Channel.CreateBounded<SampleBatch>(new BoundedChannelOptions(options.ChannelCapacity)
@@ -46,7 +46,12 @@ internal static class ProgramSetConsumer
         string? line;
         while ((line = Console.In.ReadLine()) is not null && line.Trim() != "quit")
         {
-            if (line.Trim() == "stats")
+            if (line.Trim() == "stats-on")
+            {
+                stats ??= BpfSystem.EnableRunTimeStats();
+                Console.Out.WriteLine("stats-on");
+            }
+            else if (line.Trim() == "stats")
             {
                 var sb = new StringBuilder("stats");
                 foreach (BpfProgram p in set.Object.Programs)
@@ -67,6 +72,7 @@ internal static class ProgramSetConsumer
         poller.Stop(TimeSpan.FromSeconds(5));
         channel.Writer.TryComplete();
         workerTask.Wait(TimeSpan.FromSeconds(5));
+        stats?.Dispose();
         return 0;
     }
 }
