@@ -305,20 +305,27 @@ public sealed class DecoderTests
             Assert.Same(first, d.Label(a));
         }
 
-        // Warm (JIT, caches), then measure: the steady state of a worker.
-        for (int i = 0; i < 100; i++)
+        // Warm (JIT, caches), then measure: the steady state of a worker. A window can catch the runtime's own
+        // one-off work on this thread (tiering up the loop under a loaded suite was seen to cost ~6 KB once), so
+        // the steady state is the best of three windows: it must allocate nothing.
+        for (int i = 0; i < 2_000; i++)
         {
             DecodeAll(decoders, a, b);
         }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 10_000; i++)
+        var windows = new List<long>();
+        for (int w = 0; w < 3 && (windows.Count == 0 || windows[^1] != 0); w++)
         {
-            DecodeAll(decoders, a, b);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 10_000; i++)
+            {
+                DecodeAll(decoders, a, b);
+            }
+
+            windows.Add(GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(0, allocated);
+        Assert.True(windows[^1] == 0, $"bytes allocated per window of 10,000 decodes: {string.Join(", ", windows)}");
     }
 
     [KernelFact]
