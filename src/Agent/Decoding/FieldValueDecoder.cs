@@ -116,6 +116,8 @@ public abstract class FieldValueDecoder
     private sealed class IntegerDecoder(EventField field, Func<long, string> name, IntegerKind integerKind, int width, bool numeric = true) : FieldValueDecoder(field)
     {
         private readonly Dictionary<long, string> _cache = [];
+        private long _lastValue;
+        private string? _lastLabel;
 
         private long Read(ReadOnlySpan<byte> sample)
         {
@@ -136,17 +138,24 @@ public abstract class FieldValueDecoder
         public override string Label(ReadOnlySpan<byte> sample)
         {
             long v = Read(sample);
-            if (_cache.TryGetValue(v, out string? s))
+            if (v == _lastValue && _lastLabel is not null)
             {
-                return s;
+                return _lastLabel; // samples come in bursts of the same value
             }
 
-            s = name(v);
-            if (_cache.Count < CacheLimit)
+            if (!_cache.TryGetValue(v, out string? s))
             {
+                s = name(v);
+                if (_cache.Count >= CacheLimit)
+                {
+                    return s; // not cached: not remembered as the last one either (series are told apart by instance)
+                }
+
                 _cache[v] = s;
             }
 
+            _lastValue = v;
+            _lastLabel = s;
             return s;
         }
 
@@ -165,7 +174,27 @@ public abstract class FieldValueDecoder
 
         public override string Label(ReadOnlySpan<byte> sample)
         {
-            ReadOnlySpan<byte> bytes = Field.Bytes(sample);
+            ReadOnlySpan<byte> field = Field.Bytes(sample);
+
+            // Fastest path: the whole field is byte for byte the previous sample's (samples come in bursts).
+            if (_lastValue is not null && field.SequenceEqual(_lastField.AsSpan(0, _lastFieldLength)))
+            {
+                return _lastValue;
+            }
+
+            string label = LabelOf(field);
+            if (field.Length <= RawKeyBytes && ReferenceEquals(label, _lookup.TryGetValue(label, out string? cached) ? cached : null))
+            {
+                field.CopyTo(_lastField);
+                _lastFieldLength = field.Length;
+                _lastValue = label;
+            }
+
+            return label;
+        }
+
+        private string LabelOf(ReadOnlySpan<byte> bytes)
+        {
             int nul = bytes.IndexOf((byte)0);
             if (nul >= 0)
             {
@@ -229,6 +258,9 @@ public abstract class FieldValueDecoder
 
         private const int StackChars = 512;
         private const int RawKeyBytes = 32;
+        private readonly byte[] _lastField = new byte[RawKeyBytes];
+        private int _lastFieldLength;
+        private string? _lastValue;
         private const int RawSlots = 256;
         private readonly byte[] _rawKeys = new byte[RawSlots * RawKeyBytes];
         private readonly int[] _rawLength = Enumerable.Repeat(-1, RawSlots).ToArray();
