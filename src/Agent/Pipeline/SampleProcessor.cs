@@ -24,22 +24,32 @@ public sealed class SampleProcessor(EventLayout layout, IReadOnlyList<MetricUpda
             return false;
         }
 
-        foreach (MetricUpdater m in _metrics)
+        MetricUpdater[] metrics = _metrics;
+        for (int i = 0; i < metrics.Length; i++)
         {
-            m.Update(sample);
+            metrics[i].Update(sample);
         }
 
+        if (Log is not null)
+        {
+            WriteLog(Log, sample);
+        }
+
+        return true;
+    }
+
+    // Apart from Process, which stays small enough to be inlined into the worker's loop.
+    private void WriteLog(EventLogWriter log, ReadOnlySpan<byte> sample)
+    {
         try
         {
-            Log?.Write(sample);
+            log.Write(sample);
         }
         catch (Exception)
         {
             // The metrics already counted this sample: a failing log sink must not make it a decode error.
             Interlocked.Increment(ref _logErrors);
         }
-
-        return true;
     }
 
     /// <summary>After a batch: the metrics hand what they accumulated to their instruments.</summary>
