@@ -37,7 +37,7 @@ internal sealed class ProducerSession : IDisposable
         _ => "agent full",
     };
 
-    public static ProducerSession Open(BenchSettings s, ConsumerKind kind, int ringMb, int size, int wakeupMode, int? channelCapacity = null)
+    public static ProducerSession Open(BenchSettings s, ConsumerKind kind, int ringMb, int size, int wakeupMode)
     {
         LineProcess trigger = LineProcess.Start("trigger", s.NativeBench, ["trigger", "--cpu", Str(s.ProducerCpu)]);
         try
@@ -58,10 +58,6 @@ internal sealed class ProducerSession : IDisposable
             {
                 args.AddRange([BenchSettings.Dotnet, BenchSettings.BenchDll, "agent-consume", "--object", s.ProducerObject,
                     "--pipeline", kind == ConsumerKind.Full ? "full" : "transport"]);
-                if (channelCapacity is int c)
-                {
-                    args.AddRange(["--channel-capacity", Str(c)]);
-                }
             }
 
             args.AddRange(common);

@@ -20,7 +20,7 @@ internal static class ThroughputScenarios
         long ringBytes = (long)s.DrainRingMb * 1024 * 1024;
         // The shipped channel capacity: when the poll thread runs ahead of the worker (they share one core here)
         // it waits for room (AgentOptions.ChannelFullWaitMs) and the ring holds the rest.
-        using ProducerSession session = ProducerSession.Open(s, kind, s.DrainRingMb, size, wakeupMode: 2, null);
+        using ProducerSession session = ProducerSession.Open(s, kind, s.DrainRingMb, size, wakeupMode: 2);
         session.Start();
         session.Run(s.WarmupRate, s.WarmupSeconds);
         session.Ask("pause");

@@ -219,9 +219,6 @@ internal static unsafe partial class Interop
         internal static partial int ring_buffer__poll(nint rb, int timeoutMs);
 
         [LibraryImport(Libraries.Libbpf)]
-        internal static partial int ring_buffer__consume(nint rb);
-
-        [LibraryImport(Libraries.Libbpf)]
         internal static partial int ring_buffer__epoll_fd(nint rb);
 
         [LibraryImport(Libraries.Libbpf)]

@@ -282,45 +282,22 @@ public sealed unsafe class RingBuffer : IDisposable
     [UnmanagedCallersOnly]
     private static int OnSample(void* ctx, void* data, nuint size)
     {
-        Ring? ring = null;
         try
         {
-            ring = Unsafe.As<Ring>(GCHandle.FromIntPtr((nint)ctx).Target!);
-            ring.Samples++;
-            ring.Bytes += (long)size;
-            return ring.Consumer.OnSample(new ReadOnlySpan<byte>(data, (int)size)) ? HandOff : StopRequested;
+            Ring ring = Unsafe.As<Ring>(GCHandle.FromIntPtr((nint)ctx).Target!);
+            return ring.Deliver(new ReadOnlySpan<byte>(data, (int)size)) ? HandOff : StopRequested;
         }
-        catch (Exception e)
+        catch (Exception)
         {
-            // Never let an exception reach libbpf: it would abort the process.
-            if (ring is not null)
-            {
-                ring.ConsumerErrors++;
-                ring.LastError = e;
-            }
-
+            // Never let an exception reach libbpf: it would abort the process. (Deliver catches the consumer's.)
             return HandOff;
         }
     }
 
-    /// <summary>The managed path's dispatch: the same counting and exception policy as <see cref="OnSample"/>.</summary>
+    /// <summary>The managed path's dispatch, a struct so that the ring walk calls it directly.</summary>
     private readonly struct RingSink(Ring ring) : IRecordSink
     {
-        public bool OnRecord(ReadOnlySpan<byte> record)
-        {
-            ring.Samples++;
-            ring.Bytes += record.Length;
-            try
-            {
-                return ring.Consumer.OnSample(record);
-            }
-            catch (Exception e)
-            {
-                ring.ConsumerErrors++;
-                ring.LastError = e;
-                return true;
-            }
-        }
+        public bool OnRecord(ReadOnlySpan<byte> record) => ring.Deliver(record);
     }
 
     private sealed class Ring(string mapName, IRingBufferConsumer consumer, RingMemory memory) : RingStatistics
@@ -332,6 +309,23 @@ public sealed unsafe class RingBuffer : IDisposable
         public long Bytes;
         public long ConsumerErrors;
         public Exception? LastError;
+
+        /// <summary>Counts a sample and hands it to the consumer; a consumer exception is caught and counted (the sample counts as consumed).</summary>
+        public bool Deliver(ReadOnlySpan<byte> sample)
+        {
+            Samples++;
+            Bytes += sample.Length;
+            try
+            {
+                return Consumer.OnSample(sample);
+            }
+            catch (Exception e)
+            {
+                ConsumerErrors++;
+                LastError = e;
+                return true;
+            }
+        }
 
         public override string MapName => mapName;
 
