@@ -5,6 +5,7 @@ using Bpf;
 using BpfAgent.Configuration;
 using BpfAgent.Decoding;
 using BpfAgent.Pipeline;
+using BpfAgent.Metrics;
 using BpfAgent.ProgramSets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -48,11 +49,12 @@ internal static class AgentConsumer
 
         using (obj)
         using (BpfLink link = obj.GetProgram("produce").Attach())
-        using (var meter = new Meter(ProgramSetLoader.MeterPrefix + "bench"))
+        using (var instruments = new SetInstruments("bench"))
         using (MeterProvider? provider = full ? AgentLikeMeterProvider() : null)
         {
             EventLayout layout = EventLayout.FromBtf(obj.Btf!, size == 256 ? BenchPipeline.LargeStruct : BenchPipeline.SmallStruct);
-            SampleProcessor processor = full ? BenchPipeline.Full(layout, meter) : BenchPipeline.Transport(layout);
+            SampleProcessor processor = full ? BenchPipeline.Full(layout) : BenchPipeline.Transport(layout);
+            instruments.Activate(processor.Metrics);
             var source = new RingSource("bench", obj.GetMap("events"), processor);
 
             // As ProgramSetManager: one bounded channel, single reader and writer, TryWrite only.
@@ -97,7 +99,7 @@ internal static class AgentConsumer
 
     /// <summary>The agent's MeterProvider (AgentHost): its set meters, read by the Prometheus exporter.</summary>
     private static MeterProvider AgentLikeMeterProvider() => Sdk.CreateMeterProviderBuilder()
-        .AddMeter(AgentMetricsMeterName, ProgramSetLoader.MeterPrefix + "*")
+        .AddMeter(AgentMetricsMeterName, SetInstruments.MeterPrefix + "*")
         .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0)
         .Build();
 

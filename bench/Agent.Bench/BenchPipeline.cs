@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using BpfAgent.Configuration;
 using BpfAgent.Decoding;
 using BpfAgent.Metrics;
@@ -9,7 +8,8 @@ namespace BpfAgent.Bench;
 /// <summary>
 /// The benchmark's program-set "config", built from the agent's own types exactly as ProgramSetLoader builds a
 /// configured ring: for "full", a counter of samples labelled by comm (string decoder, cached label values)
-/// and a histogram of latency_ns in seconds (exp2 buckets 1 us..1 s, as the shipped syscall_latency set).
+/// and a histogram of latency_ns in seconds (exp2 buckets 1 us..1 s, as the shipped syscall_latency set),
+/// aggregated by the agent. The counter is observed by OpenTelemetry at scrape, as in the daemon.
 /// </summary>
 public static class BenchPipeline
 {
@@ -18,9 +18,9 @@ public static class BenchPipeline
 
     public static SampleProcessor Transport(EventLayout layout) => new(layout, [], null);
 
-    public static SampleProcessor Full(EventLayout layout, Meter meter) => new(layout, [Counter(layout, meter), Histogram(layout, meter)], null);
+    public static SampleProcessor Full(EventLayout layout) => new(layout, [Counter(layout), Histogram(layout)], null);
 
-    public static MetricUpdater Counter(EventLayout layout, Meter meter)
+    public static MetricUpdater Counter(EventLayout layout)
     {
         EventField comm = layout.Find("comm") ?? throw new InvalidOperationException("no field comm");
         FieldValueDecoder decoder = FieldValueDecoder.Create(comm, FieldDecoder.Auto, null, out string? error)
@@ -34,10 +34,10 @@ public static class BenchPipeline
             Labels = [new LabelConfig { Name = "comm", Field = "comm", Key = "bench.metrics[0].labels[0]" }],
             MaxSeries = 1000,
         };
-        return MetricUpdater.Create(meter, config, new LabelSet([("comm", decoder)], config.MaxSeries), null);
+        return MetricUpdater.Create(config, [("comm", decoder)], null);
     }
 
-    public static MetricUpdater Histogram(EventLayout layout, Meter meter)
+    public static MetricUpdater Histogram(EventLayout layout)
     {
         EventField latency = layout.Find("latency_ns") ?? throw new InvalidOperationException("no field latency_ns");
         var config = new MetricConfig
@@ -50,7 +50,7 @@ public static class BenchPipeline
             Scale = 1e-9,
             Buckets = Exp2(0.000001, 1),
         };
-        return MetricUpdater.Create(meter, config, new LabelSet([], 1000), latency);
+        return MetricUpdater.Create(config, [], latency);
     }
 
     /// <summary>The bucket list the config reader makes of {"exp2": {"min": min, "max": max}}.</summary>

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Diagnostics.Metrics;
 using System.Text;
 using Bpf;
 using BenchmarkDotNet.Attributes;
@@ -7,6 +6,7 @@ using BpfAgent.Bench;
 using BpfAgent.Configuration;
 using BpfAgent.Decoding;
 using BpfAgent.Metrics;
+using BpfAgent.Metrics.Histograms;
 using BpfAgent.Pipeline;
 using BpfAgent.ProgramSets;
 using OpenTelemetry;
@@ -18,13 +18,16 @@ namespace BpfAgent.Micro;
 /// The per-sample work of the agent's worker on one 48-byte sample of the benchmark producer's struct
 /// bench_event (layout read from build/bench/producer.bpf.o's BTF, or BENCH_PRODUCER_OBJECT): label decode of
 /// a char array and of an integer, the label set, each metric update, the whole processor; and the poll
-/// thread's copy into a pooled batch. Metric instruments are listened to by the agent's own OpenTelemetry
-/// set-up (AddMeter of the set meters + the Prometheus exporter), as in the daemon.
+/// thread's copy into a pooled batch. Counters are observed by the agent's own OpenTelemetry set-up
+/// (SetInstruments + the Prometheus exporter), as in the daemon; histograms are aggregated by the agent.
 /// </summary>
 public class PerSampleBenchmarks : IDisposable
 {
     private readonly byte[] _sample = new byte[48];
-    private Meter? _meter;
+    private SetInstruments? _instruments;
+    private BucketLayout? _exp2;
+    private BucketLayout? _explicit;
+    private double _value;
     private MeterProvider? _provider;
     private FieldValueDecoder? _comm;
     private FieldValueDecoder? _pid;
@@ -34,8 +37,6 @@ public class PerSampleBenchmarks : IDisposable
     private SampleProcessor? _full;
     private SampleBatchPool? _pool;
     private SampleBatch? _batch;
-    private long _updates;
-    private long _processed;
 
     [GlobalSetup]
     public void Setup()
@@ -53,14 +54,17 @@ public class PerSampleBenchmarks : IDisposable
         _pid = FieldValueDecoder.Create(layout.Find("pid")!, FieldDecoder.Auto, null, out _)!;
         _labels = new LabelSet([("comm", _comm)], 1000);
 
-        _meter = new Meter(ProgramSetLoader.MeterPrefix + "micro");
         _provider = Sdk.CreateMeterProviderBuilder()
-            .AddMeter(ProgramSetLoader.MeterPrefix + "*")
+            .AddMeter(SetInstruments.MeterPrefix + "*")
             .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0)
             .Build();
-        _counter = BenchPipeline.Counter(layout, _meter);
-        _histogram = BenchPipeline.Histogram(layout, _meter);
-        _full = BenchPipeline.Full(layout, _meter);
+        _counter = BenchPipeline.Counter(layout);
+        _histogram = BenchPipeline.Histogram(layout);
+        _full = BenchPipeline.Full(layout);
+        _instruments = new SetInstruments("micro");
+        _instruments.Activate([_counter, _histogram, .. _full.Metrics]);
+        _exp2 = new BucketLayout(BenchPipeline.Exp2(0.000001, 1));
+        _explicit = new BucketLayout(BucketLayout.DefaultBounds);
         _pool = new SampleBatchPool(new AgentOptions().BatchBytes);
         _batch = _pool.Rent();
     }
@@ -74,31 +78,30 @@ public class PerSampleBenchmarks : IDisposable
     [Benchmark(Description = "LabelSet.Find (comm)")]
     public LabelSeries Find() => _labels!.Find(_sample);
 
-    // The worker flushes counters once per batch (up to ~1,300 samples of 48 bytes); here once per 1,000 updates.
-    [Benchmark(Description = "update: counter{comm}, flushed per 1,000")]
-    public void CounterUpdate()
-    {
-        _counter!.Update(_sample);
-        if (++_updates % 1000 == 0)
-        {
-            _counter.Flush();
-        }
-    }
+    [Benchmark(Description = "update: counter{comm}")]
+    public void CounterUpdate() => _counter!.Update(_sample);
 
-    [Benchmark(Description = "update: histogram(latency)")]
+    // The histogram step alone (issue 10's target: <= 10 ns): series, bucket index, two adds.
+    [Benchmark(Description = "update: histogram(latency), agent-aggregated")]
     public void HistogramUpdate() => _histogram!.Update(_sample);
 
-    [Benchmark(Description = "SampleProcessor: full (counter + histogram), batch end per 1,000")]
-    public bool Process()
+    // Values step through the buckets so the branch predictor does not learn one answer.
+    [Benchmark(Description = "bucket index: exp2 (21 bounds, bit arithmetic)")]
+    public int Exp2Index()
     {
-        bool ok = _full!.Process(_sample);
-        if (++_processed % 1000 == 0)
-        {
-            _full.EndBatch();
-        }
-
-        return ok;
+        _value = _value > 2 ? 1e-7 : _value * 1.37 + 1e-7;
+        return _exp2!.IndexOf(_value);
     }
+
+    [Benchmark(Description = "bucket index: explicit (15 bounds, search)")]
+    public int ExplicitIndex()
+    {
+        _value = _value > 20000 ? 0.5 : _value * 1.37 + 0.5;
+        return _explicit!.IndexOf(_value);
+    }
+
+    [Benchmark(Description = "SampleProcessor: full (counter + histogram)")]
+    public bool Process() => _full!.Process(_sample);
 
     [Benchmark(Description = "SampleBatch.TryAdd (poll-thread copy)")]
     public bool Copy()
@@ -116,8 +119,8 @@ public class PerSampleBenchmarks : IDisposable
     [GlobalCleanup]
     public void Dispose()
     {
+        _instruments?.Dispose();
         _provider?.Dispose();
-        _meter?.Dispose();
         GC.SuppressFinalize(this);
     }
 

@@ -3,6 +3,7 @@ using BpfAgent.Configuration;
 using BpfAgent.Health;
 using BpfAgent.Logs;
 using BpfAgent.Metrics;
+using BpfAgent.Metrics.Exposition;
 using BpfAgent.ProgramSets;
 using BpfAgent.Systemd;
 using Microsoft.AspNetCore.Builder;
@@ -87,19 +88,31 @@ public static class AgentHost
         });
         builder.Services.AddSingleton(sp => new AgentMetrics(
             sp.GetRequiredService<ProgramSetRegistry>(), sp.GetRequiredService<ProgramSetManager>(),
-            () => sp.GetRequiredService<RateLimitedLogger>().Suppressed));
+            () => sp.GetRequiredService<RateLimitedLogger>().Suppressed, options.EnableRunTimeStats));
+        builder.Services.AddSingleton<ProcessMetrics>();
+        builder.Services.AddSingleton(sp => new MetricsEndpoint(sp.GetRequiredService<ProgramSetRegistry>().Histograms));
 
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService("bpf-agent", serviceInstanceId: Environment.MachineName))
             .WithMetrics(m => m
-            .AddMeter(AgentMetrics.MeterName, ProgramSetLoader.MeterPrefix + "*")
-            .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
+            .AddMeter(AgentMetrics.MeterName, ProcessMetrics.MeterName, SetInstruments.MeterPrefix + "*")
+            .AddPrometheusExporter(o =>
+            {
+                o.ScrapeResponseCacheDurationMilliseconds = 0;
+                // The Prometheus idiom: no otel_scope_* label on every series, no target_info family.
+                o.ScopeInfoEnabled = false;
+                o.TargetInfoEnabled = false;
+            }));
 
         WebApplication app = builder.Build();
         _ = app.Services.GetRequiredService<RateLimitedLogger>();
         _ = app.Services.GetRequiredService<AgentMetrics>();
+        _ = app.Services.GetRequiredService<ProcessMetrics>();
 
-        app.MapPrometheusScrapingEndpoint("/metrics");
+        // Histograms aggregated by the agent join the exporter's families in the same response.
+        MetricsEndpoint metrics = app.Services.GetRequiredService<MetricsEndpoint>();
+        app.Use(metrics.InvokeAsync);
+        app.MapPrometheusScrapingEndpoint(MetricsEndpoint.Path);
         bool reportDropAlarms = options.ReportDropAlarmsInHealth;
         app.MapGet("/healthz", (ProgramSetRegistry registry, ProgramSetManager manager) => HealthEndpoint.Handle(registry, manager, reportDropAlarms));
         return app;

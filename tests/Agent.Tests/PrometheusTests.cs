@@ -63,8 +63,6 @@ public sealed class PrometheusTests
     [KernelFact]
     public async Task Promtool_check_metrics_finds_no_problem_in_a_scrape_with_every_kind_of_series()
     {
-        string promtool = PrometheusServer.FindBinary("promtool")
-            ?? throw new InvalidOperationException("promtool is not installed; `make test` installs it (Debian package prometheus)");
         int port = TestConfig.FreePort();
         using var config = new TestConfig();
         config.AddSet("exec", ProgramSetJson.Exec(filterPpid: Environment.ProcessId));
@@ -92,6 +90,15 @@ public sealed class PrometheusTests
             Assert.True(Select(text, name).Count > 0, $"the scrape has no {name}:\n{text}");
         }
 
+        string problems = await PromtoolAsync(text);
+        Assert.True(problems.Length == 0, $"promtool check metrics:\n{problems}");
+    }
+
+    /// <summary>What `promtool check metrics` says of <paramref name="text"/> (empty: nothing), with its exit status.</summary>
+    public static async Task<string> PromtoolAsync(string text)
+    {
+        string promtool = PrometheusServer.FindBinary("promtool")
+            ?? throw new InvalidOperationException("promtool is not installed; `make test` installs it (Debian package prometheus)");
         var psi = new ProcessStartInfo(promtool)
         {
             RedirectStandardInput = true,
@@ -108,6 +115,6 @@ public sealed class PrometheusTests
         p.StandardInput.Close();
         Assert.True(p.WaitForExit(TimeSpan.FromSeconds(20)), "promtool did not finish");
         string problems = (await stdout) + (await stderr);
-        Assert.True(p.ExitCode == 0 && problems.Length == 0, $"promtool check metrics exited {p.ExitCode}:\n{problems}");
+        return p.ExitCode == 0 ? problems : $"exit {p.ExitCode}: {problems}";
     }
 }

@@ -43,6 +43,12 @@ public sealed record AgentOptions
     /// <summary>Bytes of one pooled batch.</summary>
     public int BatchBytes { get; init; } = 64 * 1024;
 
+    /// <summary>
+    /// Longest a partly filled batch waits for more samples before it is handed to the workers (ms). Metrics are read
+    /// seconds apart, so waiting costs nothing, and fuller batches make the channel cover more time.
+    /// </summary>
+    public int BatchFlushMs { get; init; } = 100;
+
     /// <summary>ring_buffer__poll timeout; every ring is also consumed after each timeout (NO_WAKEUP producers).</summary>
     public int PollTimeoutMs { get; init; } = 5;
 
@@ -73,7 +79,7 @@ public sealed record AgentOptions
     private static readonly string[] s_known =
     [
         nameof(Listen), nameof(ProgramsDirectory), nameof(PinRoot), nameof(KeepPinsOnExit), nameof(ChannelCapacity),
-        nameof(ChannelFullWaitMs), nameof(BatchBytes), nameof(PollTimeoutMs), nameof(EnableRunTimeStats), nameof(LibbpfLogLinesPerSecond),
+        nameof(ChannelFullWaitMs), nameof(BatchBytes), nameof(BatchFlushMs), nameof(PollTimeoutMs), nameof(EnableRunTimeStats), nameof(LibbpfLogLinesPerSecond),
         nameof(ShutdownTimeoutSeconds), nameof(DropAlarmRatio), nameof(ReportDropAlarmsInHealth), nameof(WatchConfigDirectory),
     ];
 
@@ -99,6 +105,7 @@ public sealed record AgentOptions
             ChannelCapacity = Int(s, nameof(ChannelCapacity), 64, 2, 1 << 20, agentFile, errors),
             ChannelFullWaitMs = Int(s, nameof(ChannelFullWaitMs), 50, 0, 10_000, agentFile, errors),
             BatchBytes = Int(s, nameof(BatchBytes), 64 * 1024, 4096, 16 << 20, agentFile, errors),
+            BatchFlushMs = Int(s, nameof(BatchFlushMs), 100, 1, 10_000, agentFile, errors),
             PollTimeoutMs = Int(s, nameof(PollTimeoutMs), 5, 1, 1000, agentFile, errors),
             EnableRunTimeStats = Bool(s, nameof(EnableRunTimeStats), false, agentFile, errors),
             LibbpfLogLinesPerSecond = Int(s, nameof(LibbpfLogLinesPerSecond), 50, 1, 100_000, agentFile, errors),

@@ -19,8 +19,10 @@ public sealed class AgentMetrics : IDisposable
     private readonly ProgramSetManager _manager;
     private long _reloadsOk;
     private long _reloadsFailed;
+    private int _lastReloadOk = -1; // -1: no reload yet, so the start decides
+    private long _lastReloadSuccessMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(); // the start counts as the first load
 
-    public AgentMetrics(ProgramSetRegistry registry, ProgramSetManager manager, Func<long> libbpfSuppressed)
+    public AgentMetrics(ProgramSetRegistry registry, ProgramSetManager manager, Func<long> libbpfSuppressed, bool runTimeStats = false)
     {
         _registry = registry;
         _manager = manager;
@@ -28,29 +30,54 @@ public sealed class AgentMetrics : IDisposable
         string libbpf = $"{Libbpf.MajorVersion}.{Libbpf.MinorVersion}";
 
         _meter.CreateObservableGauge("bpf_agent_build_info", () => new Measurement<long>(1,
-            new("version", version), new("libbpf_version", libbpf), new("dotnet_version", Environment.Version.ToString())),
+            new("version", version), new("libbpf_version", libbpf), new("kernel", KernelRelease()),
+            new("dotnet_version", Environment.Version.ToString())),
             description: "Build information; the value is always 1.");
         _meter.CreateObservableGauge("bpf_agent_program_set_up", SetUp, description: "1 when the program set is loaded and attached, 0 when it failed.");
         _meter.CreateObservableGauge("bpf_agent_program_attached", Attached, description: "1 for each attached program of a set.");
         _meter.CreateObservableCounter("bpf_agent_ring_samples_received", () => PerRing(r => r.Received), description: "Samples read from each ring buffer.");
         _meter.CreateObservableCounter("bpf_agent_ring_bytes_received", () => PerRing(r => r.ReceivedBytes), description: "Bytes read from each ring buffer.");
         _meter.CreateObservableCounter("bpf_agent_samples_delivered", () => PerRing(r => r.Delivered), description: "Samples decoded into metrics and logs.");
-        _meter.CreateObservableCounter("bpf_agent_samples_dropped", Dropped, description: "Samples lost, by stage: kernel (ring full at reserve), channel (workers behind), decode.");
+        _meter.CreateObservableCounter("bpf_agent_samples_dropped", Dropped, description: "Samples lost, by stage: kernel (ring full at reserve), poll (the poll thread failed to hand it over), channel (workers behind), decode.");
+        _meter.CreateObservableCounter("bpf_agent_log_write_errors", () => PerRing(r => r.Processor.LogErrors), description: "Event log lines whose write failed (the sample still reached the metrics).");
         _meter.CreateObservableCounter("bpf_agent_decode_errors", () => PerRing(r => r.DecodeErrors), description: "Samples that could not be decoded (shorter than their struct).");
         _meter.CreateObservableGauge("bpf_agent_channel_depth", () => (long)_manager.ChannelDepth, description: "Batches waiting for the workers.");
         _meter.CreateObservableCounter("bpf_agent_libbpf_log_lines", LibbpfLines, description: "Lines libbpf logged, by level.");
         _meter.CreateObservableCounter("bpf_agent_libbpf_log_lines_suppressed", () => libbpfSuppressed(), description: "libbpf log lines not written because of the rate limit.");
-        _meter.CreateObservableCounter("bpf_agent_program_run_count", () => ProgramInfo(i => (double)i.RunCount), description: "Times each BPF program ran (bpf_enable_stats).");
-        _meter.CreateObservableCounter("bpf_agent_program_run_time_seconds", () => ProgramInfo(i => i.RunTimeNanoseconds / 1e9), unit: "s", description: "Time spent in each BPF program (bpf_enable_stats).");
+        if (runTimeStats)
+        {
+            // Only while the kernel keeps them: without bpf_enable_stats both stay 0 and would only mislead.
+            _meter.CreateObservableCounter("bpf_agent_program_run_count", () => ProgramInfo(i => (double)i.RunCount), description: "Times each BPF program ran (bpf_enable_stats).");
+            _meter.CreateObservableCounter("bpf_agent_program_run_time_seconds", () => ProgramInfo(i => i.RunTimeNanoseconds / 1e9), unit: "s", description: "Time spent in each BPF program (bpf_enable_stats).");
+        }
+
         _meter.CreateObservableCounter("bpf_agent_metric_overflow_samples", Overflow, description: "Samples sent to a metric's overflow series because it reached its series limit.");
         _meter.CreateObservableCounter("bpf_agent_log_events_suppressed", () => PerRing(r => r.Processor.Log?.Suppressed ?? 0), description: "Event log lines not written because of the rate limit.");
         _meter.CreateObservableCounter("bpf_agent_poll_loops", () => _manager.Poller.Loops, description: "Iterations of the poll thread's loop.");
         _meter.CreateObservableCounter("bpf_agent_config_reloads", Reloads, description: "Configuration reloads, by result.");
+        _meter.CreateObservableGauge("bpf_agent_config_last_reload_successful", LastReloadSuccessful,
+            description: "1 when the last configuration load or reload applied every set, 0 when any set failed.");
+        _meter.CreateObservableGauge("bpf_agent_config_last_reload_success_timestamp_seconds", () => Interlocked.Read(ref _lastReloadSuccessMs) / 1000.0, unit: "s",
+            description: "When the configuration was last loaded or reloaded without a failure (Unix time).");
         _meter.CreateObservableGauge("bpf_agent_drop_alarm", () => _registry.Sets.Select(s => new Measurement<long>(s.DropAlarm ? 1 : 0, new KeyValuePair<string, object?>("set", s.Name))),
             description: "1 while a set's drop ratio is above its configured alarm threshold.");
     }
 
-    public void CountReload(bool ok) => Interlocked.Increment(ref ok ? ref _reloadsOk : ref _reloadsFailed);
+    public void CountReload(bool ok)
+    {
+        Interlocked.Increment(ref ok ? ref _reloadsOk : ref _reloadsFailed);
+        Volatile.Write(ref _lastReloadOk, ok ? 1 : 0);
+        if (ok)
+        {
+            Interlocked.Exchange(ref _lastReloadSuccessMs, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        }
+    }
+
+    private long LastReloadSuccessful()
+    {
+        int last = Volatile.Read(ref _lastReloadOk);
+        return last >= 0 ? last : _registry.Sets.All(s => s.Status == ProgramSetStatus.Up) ? 1 : 0;
+    }
 
     private IEnumerable<Measurement<long>> Reloads() =>
     [
@@ -103,6 +130,7 @@ public sealed class AgentMetrics : IDisposable
             yield return new Measurement<long>(set.KernelDropped, new("set", s.Name), new("ring", kernelRing), new("stage", "kernel"));
             foreach (RingSource r in set.Rings)
             {
+                yield return new Measurement<long>(r.ConsumerExceptions, new("set", s.Name), new("ring", r.MapName), new("stage", "poll"));
                 yield return new Measurement<long>(r.ChannelDropped, new("set", s.Name), new("ring", r.MapName), new("stage", "channel"));
                 yield return new Measurement<long>(r.DecodeErrors, new("set", s.Name), new("ring", r.MapName), new("stage", "decode"));
             }
@@ -159,6 +187,18 @@ public sealed class AgentMetrics : IDisposable
                     }
                 }
             }
+        }
+    }
+
+    private static string KernelRelease()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/sys/kernel/osrelease").Trim();
+        }
+        catch (IOException)
+        {
+            return Environment.OSVersion.Version.ToString();
         }
     }
 

@@ -6,7 +6,8 @@ namespace BpfAgent.Metrics;
 /// <summary>
 /// The labels of one metric: finds a sample's series (<see cref="LabelSeries"/>: its tags built once, no allocation
 /// per sample: label values are the decoders' cached strings) and enforces the metric's series limit, sending new
-/// label sets past it to one overflow series (every label "overflow") and counting those samples.
+/// label sets past it to one overflow series (every label "overflow") and counting those samples. The series are
+/// also published in an append-only array that a scrape can read while the worker adds to it.
 /// </summary>
 public sealed class LabelSet
 {
@@ -17,13 +18,19 @@ public sealed class LabelSet
     // Label values are the decoders' cached string instances, so a label set is identified by reference:
     // no string is hashed or compared per sample.
     private readonly Dictionary<SeriesKey, LabelSeries> _series = new(SeriesKeyComparer.Instance);
+    private readonly int _maxSeries;
+    private readonly int _histogramBuckets;
     private SeriesKey _last;
     private LabelSeries? _lastSeries;
-    private LabelSeries? _overflow;
-    private readonly int _maxSeries;
+    private volatile LabelSeries? _overflow;
     private long _overflowSamples;
+    // Series taken over from the previous version of the metric, by label values, until a sample claims them.
+    private Dictionary<string, LabelSeries>? _continued;
+    // Every series but the overflow one, for scrapes: the array is replaced before it is full, _published last.
+    private volatile LabelSeries[] _all = new LabelSeries[4];
+    private volatile int _published;
 
-    public LabelSet(IReadOnlyList<(string Name, FieldValueDecoder Decoder)> labels, int maxSeries)
+    public LabelSet(IReadOnlyList<(string Name, FieldValueDecoder Decoder)> labels, int maxSeries, int histogramBuckets = 0)
     {
         if (labels.Count > 4)
         {
@@ -33,12 +40,15 @@ public sealed class LabelSet
         _names = labels.Select(l => l.Name).ToArray();
         _decoders = labels.Select(l => l.Decoder).ToArray();
         _maxSeries = maxSeries;
+        _histogramBuckets = histogramBuckets;
     }
 
     public int Count => _names.Length;
 
+    public IReadOnlyList<string> Names => _names;
+
     /// <summary>Label sets seen (not counting the overflow series).</summary>
-    public int SeriesCount => _series.Count;
+    public int SeriesCount => _published;
 
     /// <summary>Samples that went to the overflow series because the limit was reached.</summary>
     public long OverflowSamples => Interlocked.Read(ref _overflowSamples);
@@ -46,12 +56,31 @@ public sealed class LabelSet
     /// <summary>The tags of the sample's series.</summary>
     public TagList Tags(ReadOnlySpan<byte> sample) => Find(sample).Tags;
 
+    /// <summary>
+    /// Every series, the overflow one last once it exists; safe while the worker adds series (a series added
+    /// meanwhile may or may not be in it).
+    /// </summary>
+    public IEnumerable<LabelSeries> Series()
+    {
+        int n = _published;
+        LabelSeries[] all = _all;
+        for (int i = 0; i < n; i++)
+        {
+            yield return all[i];
+        }
+
+        if (_overflow is LabelSeries o)
+        {
+            yield return o;
+        }
+    }
+
     /// <summary>The sample's series: the same instance for the same label values, the overflow series past the limit.</summary>
     public LabelSeries Find(ReadOnlySpan<byte> sample)
     {
         if (_names.Length == 0)
         {
-            return _lastSeries ??= new LabelSeries(default);
+            return _lastSeries ??= Add(default, []);
         }
 
         string? a = _decoders[0].Label(sample);
@@ -66,20 +95,113 @@ public sealed class LabelSet
 
         if (!_series.TryGetValue(key, out LabelSeries? series))
         {
-            if (_series.Count >= _maxSeries)
+            series = NewSeries(key);
+            if (series is null)
             {
                 Interlocked.Increment(ref _overflowSamples);
-                return _overflow ??= new LabelSeries(Build(OverflowValue, OverflowValue, OverflowValue, OverflowValue));
+                return _overflow ??= new LabelSeries(Fill(OverflowValue, OverflowValue, OverflowValue, OverflowValue), Build(OverflowValue, OverflowValue, OverflowValue, OverflowValue), _histogramBuckets);
             }
-
-            series = new LabelSeries(Build(a, b, c, d));
-            _series.Add(key, series);
         }
 
         _last = key;
         _lastSeries = series;
         return series;
     }
+
+    // The slow path of Find: a label set not seen by reference. It may be one the previous version had.
+    private LabelSeries? NewSeries(SeriesKey key)
+    {
+        string?[]? values = null;
+        if (_continued is { Count: > 0 })
+        {
+            values = Fill(key.A, key.B, key.C, key.D);
+            if (_continued.Remove(new LabelSeries(values, default, 0).ValueKey(), out LabelSeries? carried))
+            {
+                _series.Add(key, carried);
+                return carried;
+            }
+        }
+
+        if (_published >= _maxSeries)
+        {
+            return null; // allocation-free: past the limit every sample of a new label set comes here
+        }
+
+        LabelSeries series = Add(key, values ?? Fill(key.A, key.B, key.C, key.D));
+        _series.Add(key, series);
+        return series;
+    }
+
+    private LabelSeries Add(SeriesKey key, string?[] values)
+    {
+        var series = new LabelSeries(values, _names.Length == 0 ? default : Build(key.A, key.B, key.C, key.D), _histogramBuckets);
+        Publish(series);
+        return series;
+    }
+
+    private void Publish(LabelSeries series)
+    {
+        LabelSeries[] all = _all;
+        int n = _published;
+        if (n == all.Length)
+        {
+            var grown = new LabelSeries[n * 2];
+            Array.Copy(all, grown, n);
+            _all = all = grown;
+        }
+
+        all[n] = series;
+        _published = n + 1;
+    }
+
+    /// <summary>
+    /// Takes over the series of <paramref name="previous"/> (the same metric in the version of the set being
+    /// replaced) when it has the same label names: their counts continue here. Called before this set sees a
+    /// sample, while no worker runs. Returns how many series continued.
+    /// </summary>
+    public int ContinueFrom(LabelSet previous)
+    {
+        if (!previous._names.AsSpan().SequenceEqual(_names) || previous._histogramBuckets != _histogramBuckets)
+        {
+            return 0;
+        }
+
+        int n = 0;
+        foreach (LabelSeries old in previous.Series())
+        {
+            var series = new LabelSeries([.. old.Values], old.TagList, _histogramBuckets);
+            series.Continue(old);
+            if (ReferenceEquals(old, previous._overflow))
+            {
+                _overflow = series;
+            }
+            else
+            {
+                _continued ??= new Dictionary<string, LabelSeries>(StringComparer.Ordinal);
+                _continued[series.ValueKey()] = series;
+                if (_names.Length == 0)
+                {
+                    _lastSeries = series;
+                }
+
+                Publish(series);
+            }
+
+            n++;
+        }
+
+        Interlocked.Add(ref _overflowSamples, previous.OverflowSamples);
+        return n;
+    }
+
+    private string?[] Fill(string? a, string? b, string? c, string? d) => _names.Length switch
+    {
+        0 => [],
+        1 => [a],
+        2 => [a, b],
+        3 => [a, b, c],
+        _ => [a, b, c, d],
+    };
 
     private TagList Build(string? a, string? b, string? c, string? d)
     {
@@ -116,20 +238,4 @@ public sealed class LabelSet
             System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(k.A), System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(k.B),
             System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(k.C), System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(k.D));
     }
-}
-
-/// <summary>
-/// One series of one metric: its tags, and what the metric has accumulated for it since the worker last flushed
-/// (the worker hands the instruments one sum per series per batch, not one call per sample).
-/// </summary>
-public sealed class LabelSeries(TagList tags)
-{
-    internal readonly TagList TagList = tags; // a field, so instruments take it by reference
-
-    public TagList Tags => TagList;
-
-    internal long PendingCount;
-    internal double PendingSum;
-    internal double LastValue;
-    internal bool Dirty;
 }

@@ -52,6 +52,14 @@ public sealed class RingBufferPoller : IDisposable
 
     public Exception? Failure { get; private set; }
 
+    /// <summary>Longest a partly filled batch waits for more samples (ms).</summary>
+    public int BatchFlushMs { get; init; } = 100;
+
+    /// <summary>Batches in the channel now, and how many it holds: a part-full batch goes early only while it is emptyish.</summary>
+    public Func<int> ChannelDepth { get; init; } = () => 0;
+
+    public int ChannelCapacity { get; init; } = int.MaxValue;
+
     internal void MarkProgress() => Interlocked.Exchange(ref _progressTicks, Environment.TickCount64);
 
     /// <summary>Builds the ring buffer over <paramref name="rings"/> and starts the poll thread.</summary>
@@ -122,10 +130,12 @@ public sealed class RingBufferPoller : IDisposable
                     }
                 }
 
-                // A partly filled batch goes out once the rings are quiet or it has waited a poll timeout, not
-                // after every wakeup: under a steady stream a wakeup brings ~100 samples, and flushing each would
-                // make the channel (bounded in batches) hold a tenth of what it can and drop on short worker stalls.
-                if (consumed == 0 || writer.PendingMilliseconds >= _pollTimeoutMs)
+                // A partly filled batch goes out when the rings are quiet only while the channel is nearly empty (the
+                // worker keeps up, so an early hand-off costs nothing); otherwise it waits to fill for up to
+                // BatchFlushMs. The channel is bounded in batches: a low-rate ring flushing on every quiet poll would
+                // fill it with near-empty batches in a fraction of a second behind a worker that is still starting.
+                long pending = writer.PendingMilliseconds;
+                if (pending >= BatchFlushMs || (consumed == 0 && ChannelDepth() < ChannelCapacity / 4))
                 {
                     writer.Flush();
                 }

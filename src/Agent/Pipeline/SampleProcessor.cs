@@ -52,15 +52,6 @@ public sealed class SampleProcessor(EventLayout layout, IReadOnlyList<MetricUpda
         }
     }
 
-    /// <summary>After a batch: the metrics hand what they accumulated to their instruments.</summary>
-    public void EndBatch()
-    {
-        foreach (MetricUpdater m in _metrics)
-        {
-            m.Flush();
-        }
-    }
-
     /// <summary>Log writes that threw (the sample still counts as delivered).</summary>
     public long LogErrors => Interlocked.Read(ref _logErrors);
 }

@@ -76,22 +76,11 @@ public sealed class SampleWorker(ChannelReader<SampleBatch> reader, SampleBatchP
             }
         }
 
-        // Metrics first, then the delivered counts: whoever sees a sample counted as delivered sees it in the metrics.
+        // Delivered counts after the metrics (an interlocked add orders the series' plain stores before it): whoever
+        // sees a sample counted as delivered sees it in the metrics.
         for (int t = 0; t < _touched.Count; t++)
         {
             RingSource source = _touched[t];
-            try
-            {
-                source.Processor.EndBatch();
-            }
-            catch (Exception e)
-            {
-                if (_errorLog.TryAcquire(Environment.TickCount64, out long suppressed))
-                {
-                    logger.LogError(e, "Updating the metrics of {Ring} failed ({Suppressed} more such errors in the last second)", source, suppressed);
-                }
-            }
-
             source.AddDelivered(_delivered[t]);
             _delivered[t] = 0;
         }

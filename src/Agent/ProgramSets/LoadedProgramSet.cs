@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using Bpf;
 using BpfAgent.Configuration;
 using BpfAgent.Pipeline;
@@ -6,23 +5,23 @@ using BpfAgent.Pipeline;
 namespace BpfAgent.ProgramSets;
 
 /// <summary>
-/// A program set that is loaded and attached: owns its object, links and ring sources (the meter belongs to the
-/// loader, per set name). Dispose detaches and closes; pins stay unless <see cref="Unpin"/> is called.
+/// A program set that is loaded and attached: owns its object, links and ring sources (its instruments belong to the
+/// manager, per set name). Dispose detaches and closes; pins stay unless <see cref="Unpin"/> is called.
 /// </summary>
 public sealed class LoadedProgramSet : IDisposable
 {
     private readonly List<BpfLink> _links;
 
-    internal LoadedProgramSet(ProgramSetConfig config, BpfObject obj, List<BpfLink> links, Meter meter,
-        IReadOnlyList<RingSource> rings, string? pinDirectory)
+    internal LoadedProgramSet(ProgramSetConfig config, BpfObject obj, List<BpfLink> links,
+        IReadOnlyList<RingSource> rings, string? pinDirectory, long kernelDropsAtLoad)
     {
         Config = config;
         Object = obj;
         _links = links;
-        Meter = meter;
         Rings = rings;
         PinDirectory = pinDirectory;
-        DropsMap = obj.TryGetMap(KernelDrops.MapName, out BpfMap drops) && drops.IsPerCpu ? drops : null;
+        DropsMap = FindDropsMap(obj);
+        _dropsBaseline = _lastDropsRead = kernelDropsAtLoad;
     }
 
     public ProgramSetConfig Config { get; }
@@ -30,8 +29,6 @@ public sealed class LoadedProgramSet : IDisposable
     public string Name => Config.Name;
 
     public BpfObject Object { get; }
-
-    public Meter Meter { get; }
 
     public IReadOnlyList<RingSource> Rings { get; }
 
@@ -44,13 +41,51 @@ public sealed class LoadedProgramSet : IDisposable
     public IReadOnlyList<string> AttachedPrograms => _links.Select(l => l.ProgramName).ToList();
 
     /// <summary>
-    /// Samples the kernel side could not reserve: the sum over CPUs of bpf_agent_drops (or 0), plus what earlier
-    /// versions of this set counted in drop maps this one does not share (<see cref="KernelDroppedBefore"/>).
+    /// Samples the kernel side could not reserve since this agent started: what bpf_agent_drops (summed over CPUs)
+    /// gained since this version loaded, plus what earlier versions of the set counted (<see cref="KernelDroppedBefore"/>).
+    /// A pinned drop map outlives the agent, so its value at load is a baseline, not drops of this run: every counter
+    /// of a set starts at zero with the agent.
     /// </summary>
-    public long KernelDropped => KernelDroppedBefore + (DropsMap is BpfMap m && !Object.IsDisposed ? KernelDrops.Read(m) : 0);
+    public long KernelDropped
+    {
+        get
+        {
+            if (DropsMap is BpfMap m && !Object.IsDisposed)
+            {
+                _lastDropsRead = KernelDrops.Read(m);
+            }
 
-    /// <summary>Kernel drops counted by earlier versions of this set (before a reload) in maps that are gone.</summary>
+            return KernelDroppedBefore + _lastDropsRead - _dropsBaseline;
+        }
+    }
+
+    private long _dropsBaseline;
+    private long _lastDropsRead;
+
+    /// <summary>Kernel drops counted by earlier versions of this set (before a reload, or before it was removed and added).</summary>
     public long KernelDroppedBefore { get; internal set; }
+
+    /// <summary>The object's drop counter (the bpf_agent.h convention), if it has one.</summary>
+    internal static BpfMap? FindDropsMap(BpfObject obj) => obj.TryGetMap(KernelDrops.MapName, out BpfMap drops) && drops.IsPerCpu ? drops : null;
+
+
+    /// <summary>
+    /// Continues the kernel-drop count of <paramref name="previous"/>, now detached. When both count in the same
+    /// pinned map, what the map gained while both were attached is already in the previous count.
+    /// </summary>
+    internal void ContinueKernelDrops(LoadedProgramSet previous)
+    {
+        if (SharesDropsMapWith(previous))
+        {
+            // The same map, so the same zero: no read here can fall between the two versions' counts.
+            KernelDroppedBefore = previous.KernelDroppedBefore;
+            _dropsBaseline = previous._dropsBaseline;
+        }
+        else
+        {
+            KernelDroppedBefore = previous.KernelDropped;
+        }
+    }
 
     /// <summary>Whether <paramref name="other"/> counts kernel drops in the very same (pinned) map as this set.</summary>
     internal bool SharesDropsMapWith(LoadedProgramSet other) =>
@@ -58,6 +93,9 @@ public sealed class LoadedProgramSet : IDisposable
         && mine.PinPath is string path && path == theirs.PinPath;
 
     public List<SampleProcessor> Processors() => Rings.Select(r => r.Processor).ToList();
+
+    /// <summary>Every metric of every ring of the set.</summary>
+    public IEnumerable<Metrics.MetricUpdater> Metrics() => Rings.SelectMany(r => r.Processor.Metrics);
 
     /// <summary>Removes this set's pins (when the agent is told not to keep them).</summary>
     public void Unpin()
@@ -90,7 +128,7 @@ public sealed class LoadedProgramSet : IDisposable
     public void Dispose()
     {
         Detach();
-        Object.Dispose(); // not the meter: it is the loader's, and a successor of this set keeps using it
+        Object.Dispose();
     }
 }
 

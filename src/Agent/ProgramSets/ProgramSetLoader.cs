@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using Bpf;
 using BpfAgent.Configuration;
 using BpfAgent.Decoding;
@@ -17,25 +16,8 @@ namespace BpfAgent.ProgramSets;
 /// </summary>
 public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger eventLogger)
 {
-    public const string MeterPrefix = "bpf_agent.set.";
-
     // Per set and ring, for the life of the agent: a reloaded set's rings continue the old version's counts.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Set, string Map), RingTotals> _totals = new();
-
-    // One meter per set while the set is configured. System.Diagnostics.Metrics hands back the same instrument for
-    // the same name and kind, so a reloaded set feeds its predecessor's series. (A second meter of the same name
-    // would share OpenTelemetry's metric with the first, and disposing either would end that metric for both: a
-    // failed or successful reload would silently stop the set's metrics.)
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Meter> _meters = new(StringComparer.Ordinal);
-
-    /// <summary>Disposes the set's meter (its series leave /metrics): when the set is removed, or no version of it runs.</summary>
-    public void ReleaseMeter(string set)
-    {
-        if (_meters.TryRemove(set, out Meter? meter))
-        {
-            meter.Dispose();
-        }
-    }
 
     /// <summary>Opens and checks the set without loading it (for <c>bpf-agent check</c> and before load).</summary>
     public static OpenBpfObject OpenAndCheck(ProgramSetConfig config, List<ConfigError> errors, out Dictionary<RingConfig, EventLayout> layouts)
@@ -76,11 +58,10 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
         using OpenBpfObject open = OpenAndCheck(config, errors, out Dictionary<RingConfig, EventLayout> layouts);
 
         // Build decoders before load too: a decoder that does not fit its field is a config error.
-        Meter meter = _meters.GetOrAdd(config.Name, name => new Meter(MeterPrefix + name));
         var processors = new Dictionary<RingConfig, SampleProcessor>();
         foreach ((RingConfig ring, EventLayout layout) in layouts)
         {
-            SampleProcessor? p = BuildProcessor(config, ring, layout, meter, errors);
+            SampleProcessor? p = BuildProcessor(config, ring, layout, errors);
             if (p is not null)
             {
                 processors[ring] = p;
@@ -113,6 +94,8 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
         var links = new List<BpfLink>();
         try
         {
+            // Before attach: a pinned drop counter carries earlier runs' drops, which are not this run's.
+            long kernelDropsAtLoad = LoadedProgramSet.FindDropsMap(obj) is BpfMap drops ? KernelDrops.Read(drops) : 0;
             foreach (BpfProgram p in obj.Programs)
             {
                 if (p.Fd >= 0 && (config.Programs?.Contains(p.Name) ?? p.AutoAttach))
@@ -123,7 +106,7 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
 
             var rings = config.RingBuffers.Select(r => new RingSource(config.Name, obj.GetMap(r.Map), processors[r],
                 _totals.GetOrAdd((config.Name, r.Map), _ => new RingTotals()))).ToList();
-            return new LoadedProgramSet(config, obj, links, meter, rings, pinDirectory);
+            return new LoadedProgramSet(config, obj, links, rings, pinDirectory, kernelDropsAtLoad);
         }
         catch
         {
@@ -262,7 +245,7 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
         return f;
     }
 
-    private SampleProcessor? BuildProcessor(ProgramSetConfig config, RingConfig ring, EventLayout layout, Meter meter, List<ConfigError> errors)
+    private SampleProcessor? BuildProcessor(ProgramSetConfig config, RingConfig ring, EventLayout layout, List<ConfigError> errors)
     {
         int before = errors.Count;
         var metrics = new List<MetricUpdater>();
@@ -282,7 +265,7 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
 
             if (errors.Count == before)
             {
-                metrics.Add(MetricUpdater.Create(meter, m, new LabelSet(labels, m.MaxSeries), m.Field is null ? null : layout.Find(m.Field)));
+                metrics.Add(MetricUpdater.Create(m, labels, m.Field is null ? null : layout.Find(m.Field)));
             }
         }
 

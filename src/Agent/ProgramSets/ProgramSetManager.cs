@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Threading.Channels;
 using Bpf;
 using BpfAgent.Configuration;
+using BpfAgent.Metrics;
 using BpfAgent.Pipeline;
 using BpfAgent.Security;
 using Microsoft.Extensions.Hosting;
@@ -28,6 +29,7 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
     private readonly SemaphoreSlim _reloadLock = new(1, 1);
     private readonly Dictionary<string, string> _fingerprints = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _kernelDroppedBefore = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SetInstruments> _instruments = new(StringComparer.Ordinal);
     private Task? _workerTask;
     private BpfStatsHandle? _stats;
     private InstanceLock? _instanceLock;
@@ -48,7 +50,12 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
         });
         Pool = new SampleBatchPool(options.BatchBytes);
         _written = new CountingChannelWriter<SampleBatch>(_channel.Writer);
-        Poller = new RingBufferPoller(_written, Pool, options.PollTimeoutMs, logger, options.ChannelFullWaitMs);
+        Poller = new RingBufferPoller(_written, Pool, options.PollTimeoutMs, logger, options.ChannelFullWaitMs)
+        {
+            BatchFlushMs = options.BatchFlushMs,
+            ChannelDepth = () => ChannelDepth,
+            ChannelCapacity = options.ChannelCapacity,
+        };
         Worker = new SampleWorker(_channel.Reader, Pool, logger);
     }
 
@@ -93,8 +100,18 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
             throw new ConfigException(configErrors);
         }
 
-        StartPipeline();
+        foreach (ProgramSetState s in states)
+        {
+            if (s.Loaded is LoadedProgramSet set)
+            {
+                Instruments(set.Name).Activate(set.Metrics());
+            }
+        }
+
+        // The worker first: the poll thread hands over from its first loop on, and a worker still starting (cold
+        // code on a slow or busy host) would let the channel fill.
         _workerTask = Task.Factory.StartNew(Worker.RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        StartPipeline();
         return Task.CompletedTask;
     }
 
@@ -226,10 +243,10 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
     }
 
     /// <summary>
-    /// Puts <paramref name="next"/> in place of the running sets without losing a sample unaccounted: the retiring
-    /// sets are detached first (nothing new reaches their rings), the poller's last drain reads what they wrote, their
-    /// counts are handed to their successors, and they are closed only once the worker has handled every batch that
-    /// refers to them.
+    /// Puts <paramref name="next"/> in place of the running sets without losing a sample unaccounted or showing a
+    /// series twice: the retiring sets are detached first (nothing new reaches their rings), the poller's last drain
+    /// reads what they wrote, the worker handles every batch written so far, and only then do their successors take
+    /// over their counts (metric series, kernel drops) and their instruments, before the poller starts again.
     /// </summary>
     private void Swap(List<ProgramSetState> next, List<LoadedProgramSet> retire)
     {
@@ -240,6 +257,7 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
         }
 
         Poller.Stop(TimeSpan.FromSeconds(_options.ShutdownTimeoutSeconds / 2));
+        WaitForWorker(TimeSpan.FromSeconds(5));
         foreach (LoadedProgramSet set in retire)
         {
             foreach (RingSource ring in set.Rings)
@@ -249,7 +267,8 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
 
             if (next.FirstOrDefault(s => s.Name == set.Name)?.Loaded is LoadedProgramSet successor && successor != set)
             {
-                successor.KernelDroppedBefore = set.SharesDropsMapWith(successor) ? set.KernelDroppedBefore : set.KernelDropped;
+                successor.ContinueKernelDrops(set);
+                ContinueMetrics(set, successor);
             }
             else
             {
@@ -259,15 +278,60 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
         }
 
         _registry.Replace(next);
+        foreach (ProgramSetState s in next)
+        {
+            if (s.Loaded is LoadedProgramSet set && !retire.Contains(set))
+            {
+                Instruments(set.Name).Activate(set.Metrics());
+            }
+        }
+
+        removed.ForEach(ReleaseInstruments);
         StartPipeline();
-        WaitForWorker(TimeSpan.FromSeconds(5));
         foreach (LoadedProgramSet set in retire)
         {
             set.Processors().ForEach(p => p.Log?.Flush());
             set.Dispose();
         }
+    }
 
-        removed.ForEach(_loader.ReleaseMeter);
+    // A metric of the same name continues its series when kind, labels and buckets allow; otherwise it restarts.
+    private void ContinueMetrics(LoadedProgramSet previous, LoadedProgramSet successor)
+    {
+        var old = new Dictionary<string, MetricUpdater>(StringComparer.Ordinal);
+        foreach (MetricUpdater m in previous.Metrics())
+        {
+            old.TryAdd(m.Config.Name, m);
+        }
+
+        foreach (MetricUpdater m in successor.Metrics())
+        {
+            if (old.TryGetValue(m.Config.Name, out MetricUpdater? before) && before.Labels.SeriesCount > 0
+                && m.ContinueFrom(before) == 0)
+            {
+                _logger.LogInformation("Reload: {Set} metric {Metric} changed its kind, labels or buckets; its series start again from zero",
+                    successor.Name, m.Config.Name);
+            }
+        }
+    }
+
+    private SetInstruments Instruments(string set)
+    {
+        if (!_instruments.TryGetValue(set, out SetInstruments? instruments))
+        {
+            _instruments[set] = instruments = new SetInstruments(set);
+        }
+
+        return instruments;
+    }
+
+    // The set's series leave /metrics: it was removed, or no version of it runs.
+    private void ReleaseInstruments(string set)
+    {
+        if (_instruments.Remove(set, out SetInstruments? instruments))
+        {
+            instruments.Dispose();
+        }
     }
 
     private ProgramSetState LoadInto(ProgramSetState state, ProgramSetConfig config, List<ConfigError> configErrors, bool isReload = false)
@@ -277,7 +341,7 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
             LoadedProgramSet set = _loader.Load(config);
             if (_kernelDroppedBefore.Remove(config.Name, out long before))
             {
-                set.KernelDroppedBefore = before;
+                set.KernelDroppedBefore += before;
             }
 
             state.Loaded = set;
@@ -301,7 +365,7 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
 
         if (state.Status != ProgramSetStatus.Up && !_registry.Sets.Any(s => s.Name == config.Name && s.Loaded is not null))
         {
-            _loader.ReleaseMeter(config.Name); // no version of it runs
+            ReleaseInstruments(config.Name); // no version of it runs
         }
 
         return state;
@@ -377,7 +441,7 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
                 }
 
                 s.Loaded = null;
-                _loader.ReleaseMeter(s.Name);
+                ReleaseInstruments(s.Name);
             }
         }
     }

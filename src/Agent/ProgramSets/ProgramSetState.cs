@@ -32,4 +32,22 @@ public sealed class ProgramSetRegistry
     public IReadOnlyList<ProgramSetState> Sets => _sets;
 
     public void Replace(IEnumerable<ProgramSetState> sets) => _sets = [.. sets];
+
+    /// <summary>The histogram families of the running sets, for /metrics (one version of each set at a time).</summary>
+    public IEnumerable<Metrics.Exposition.IHistogramFamily> Histograms()
+    {
+        foreach (ProgramSetState s in _sets)
+        {
+            if (s.Loaded is LoadedProgramSet set)
+            {
+                foreach (Metrics.MetricUpdater m in set.Metrics())
+                {
+                    if (m is Metrics.Exposition.IHistogramFamily h)
+                    {
+                        yield return h;
+                    }
+                }
+            }
+        }
+    }
 }

@@ -1,0 +1,19 @@
+using BpfAgent.Configuration;
+using BpfAgent.Decoding;
+
+namespace BpfAgent.Metrics;
+
+/// <summary>A counter that adds a field's (scaled) value, per series.</summary>
+public sealed class FieldCounterUpdater(MetricConfig config, LabelSet labels, EventField field) : MetricUpdater(config, labels, field)
+{
+    public override void Update(ReadOnlySpan<byte> sample)
+    {
+        double v = Value(sample);
+        if (v < 0)
+        {
+            return; // a counter never goes down; a negative field value is not countable
+        }
+
+        Labels.Find(sample).Sum += v;
+    }
+}
