@@ -154,7 +154,10 @@ internal static class Orchestrator
             string.Create(CultureInfo.InvariantCulture,
             $"alloc_bytes_per_sample={F(full?.AllocBytesPerSample ?? double.NaN, 3)} peak_rss_mb={F(full?.PeakRssMb ?? double.NaN, 1)} ") +
             string.Create(CultureInfo.InvariantCulture,
-            $"ready_ms={F(startStop?.ReadyMs ?? double.NaN, 0)} stop_ms={F(startStop?.StopMs ?? double.NaN, 0)}"));
+            $"ready_ms={F(startStop?.ReadyMs ?? double.NaN, 0)} stop_ms={F(startStop?.StopMs ?? double.NaN, 0)} ") +
+            // The per-sample metric work alone (decode, counter with a string label, histogram): full minus transport in
+            // this run, against the whole native consumer's ns per sample in this run.
+            string.Create(CultureInfo.InvariantCulture, $"metric_ns={F(df - dt, 1)} metric_ratio={F((df - dt) / dn, 2)}"));
         return sb.ToString();
     }
 
