@@ -33,6 +33,25 @@
  *
  * 5. Parameters are `const volatile` globals (.rodata), set by the agent before load; a value of
  *    0 means "feature off" (no filter).
+ *
+ * 6. In-kernel aggregation (maps the agent reads at scrape, no ring). Histograms keep the bucket
+ *    index in a field of the map's key (named `bucket` by convention), beside the label fields.
+ *    Bucket kinds, with ebpf_exporter's semantics so its configurations read these maps as well:
+ *      exp2:   bucket b counts values v with v <= 2^b (and > 2^(b-1)); bucket 0 takes 0 and 1.
+ *              bpf_agent_exp2_bucket() computes it with shifts: clang 14's BPF backend crashes
+ *              on __builtin_clzll.
+ *      linear: bucket b counts values v with b*width <= v < (b+1)*width: bpf_agent_linear_bucket().
+ *    Both cap at a top bucket (max_bucket) that collects everything above it. Missing keys are zero
+ *    buckets: create them on first use with bpf_agent_map_add(), never pre-fill.
+ *    The sum is kept either in the bucket after the last (key.bucket = max_bucket + 1, the
+ *    ebpf_exporter convention: bpf_agent_hist_add()), or, cheaper (one map operation per event
+ *    instead of two), in a value struct of each bucket, struct bpf_agent_hist_slot { count; sum; }:
+ *    bpf_agent_hist_slot_add(); the series' sum is then the total of its buckets' `sum` fields.
+ *    A key that cannot be created (the map is full) is counted in bpf_agent_drops, like a sample
+ *    a full ring refused: the agent exports both as kernel-stage drops.
+ *    Per-CPU maps (percpu_hash, percpu_array) avoid cache-line bouncing between CPUs on every
+ *    event; the agent sums their CPUs. Updates stay atomic: a program can still be interrupted on
+ *    its CPU by another program that updates the same map.
  */
 #ifndef BPF_AGENT_H
 #define BPF_AGENT_H
@@ -109,6 +128,121 @@ static __always_inline void bpf_agent_submit_batched(void *sample, void *ringbuf
 static __always_inline void bpf_agent_submit_lazy(void *sample)
 {
 	bpf_ringbuf_submit(sample, BPF_RB_NO_WAKEUP);
+}
+
+/*
+ * floor(log2(v)) for v >= 1, 0 for v == 0, by halving the search range (5 or 6 compare-and-shift
+ * steps, no branches, no __builtin_clz*).
+ */
+static __always_inline __u32 bpf_agent_log2_u32(__u32 v)
+{
+	__u32 r, shift;
+
+	r = (v > 0xFFFF) << 4;
+	v >>= r;
+	shift = (v > 0xFF) << 3;
+	v >>= shift;
+	r |= shift;
+	shift = (v > 0xF) << 2;
+	v >>= shift;
+	r |= shift;
+	shift = (v > 0x3) << 1;
+	v >>= shift;
+	r |= shift;
+	return r | (v >> 1);
+}
+
+static __always_inline __u32 bpf_agent_log2_u64(__u64 v)
+{
+	__u32 hi = v >> 32;
+
+	return hi ? bpf_agent_log2_u32(hi) + 32 : bpf_agent_log2_u32((__u32)v);
+}
+
+/* The exp2 bucket of v: the smallest b with v <= 2^b (0 for v <= 1), at most max_bucket. */
+static __always_inline __u32 bpf_agent_exp2_bucket(__u64 v, __u32 max_bucket)
+{
+	__u32 b = v <= 1 ? 0 : bpf_agent_log2_u64(v - 1) + 1;
+
+	return b > max_bucket ? max_bucket : b;
+}
+
+/* The linear bucket of v: v / width (width > 0), at most max_bucket. */
+static __always_inline __u32 bpf_agent_linear_bucket(__u64 v, __u64 width, __u32 max_bucket)
+{
+	__u64 b = v / width;
+
+	return b > max_bucket ? max_bucket : (__u32)b;
+}
+
+/*
+ * Adds `inc` to the __u64 value at `key`, creating the key on a miss. Returns 0, or -1 when the key
+ * could not be created (map full), which is counted in bpf_agent_drops. For per-CPU maps it adds to
+ * this CPU's slot.
+ */
+static __always_inline int bpf_agent_map_add(void *map, const void *key, __u64 inc)
+{
+	__u64 *v = bpf_map_lookup_elem(map, key);
+	long err;
+
+	if (v) {
+		__sync_fetch_and_add(v, inc);
+		return 0;
+	}
+	err = bpf_map_update_elem(map, key, &inc, BPF_NOEXIST);
+	if (!err)
+		return 0;
+	/* -EEXIST: another CPU created it between the lookup and the update. */
+	v = bpf_map_lookup_elem(map, key);
+	if (v) {
+		__sync_fetch_and_add(v, inc);
+		return 0;
+	}
+	bpf_agent_count_drop();
+	return -1;
+}
+
+/*
+ * One observation in a histogram whose sum is kept in the bucket after the last (ebpf_exporter's
+ * layout; __u64 values): `key` is the caller's key struct with its bucket field named `field`,
+ * labels already set. Two map operations.
+ */
+#define bpf_agent_hist_add(map, key, field, bucket, value, max_bucket)          \
+	({                                                                      \
+		(key).field = (bucket);                                         \
+		int __bpf_agent_err = bpf_agent_map_add((map), &(key), 1);      \
+		(key).field = (max_bucket) + 1;                                 \
+		__bpf_agent_err | bpf_agent_map_add((map), &(key), (value));    \
+	})
+
+/* A histogram bucket's value when the sum is kept beside each bucket's count. */
+struct bpf_agent_hist_slot {
+	__u64 count; /* observations in this bucket */
+	__u64 sum;   /* total of their values (in the unit the program documents) */
+};
+
+/*
+ * One observation in a histogram of struct bpf_agent_hist_slot values: `key` points to the caller's
+ * key with labels and bucket set. One map lookup (plus a create on the bucket's first use).
+ * Returns 0, or -1 when a full map refused the key (counted in bpf_agent_drops).
+ */
+static __always_inline int bpf_agent_hist_slot_add(void *map, const void *key, __u64 value)
+{
+	struct bpf_agent_hist_slot *slot = bpf_map_lookup_elem(map, key);
+	struct bpf_agent_hist_slot first = { .count = 1, .sum = value };
+
+	if (!slot) {
+		if (!bpf_map_update_elem(map, key, &first, BPF_NOEXIST))
+			return 0;
+		slot = bpf_map_lookup_elem(map, key);
+		if (!slot) {
+			bpf_agent_count_drop();
+			return -1;
+		}
+	}
+	__sync_fetch_and_add(&slot->count, 1);
+	__sync_fetch_and_add(&slot->sum, value);
+	return 0;
 }
 
 #endif /* BPF_AGENT_H */

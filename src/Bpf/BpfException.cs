@@ -34,6 +34,9 @@ public sealed class BpfException : Exception
     /// <summary>Positive errno (for example 2 for ENOENT, 4003 for LIBBPF_ERRNO__FORMAT).</summary>
     public int Errno { get; }
 
+    /// <summary>What <see cref="Errno"/> means, for callers that branch on the failure.</summary>
+    public BpfErrorKind Kind => Bpf.Errno.Classify(Errno);
+
     /// <summary>The native function that failed, for example <c>bpf_object__load</c>.</summary>
     public string Function { get; }
 

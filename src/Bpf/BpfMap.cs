@@ -46,11 +46,36 @@ public readonly unsafe struct BpfMap
 
     public bool IsPinned => Interop.Libbpf.bpf_map__is_pinned(Pointer);
 
-    public bool IsPerCpu => Type is BpfMapType.PerCpuArray or BpfMapType.PerCpuHash or BpfMapType.LruPerCpuHash
-        or BpfMapType.PerCpuCgroupStorage;
+    public bool IsPerCpu => BpfMapLayout.IsPerCpu(Type);
 
     /// <summary>Bytes of a per-CPU value buffer: value size rounded up to 8, times the possible CPUs.</summary>
-    public int PerCpuValueSize => ((ValueSize + 7) & ~7) * Libbpf.PossibleCpuCount;
+    public int PerCpuValueSize => BpfMapLayout.PerCpuSlotSize(ValueSize) * Libbpf.PossibleCpuCount;
+
+    /// <summary>map_flags the map was declared with (BPF_F_NO_PREALLOC and others).</summary>
+    public uint Flags => Interop.Libbpf.bpf_map__map_flags(Pointer);
+
+    /// <summary>
+    /// The key's type id in the object's <see cref="BpfObjectBase.Btf"/> (0 when the map was declared
+    /// without BTF types, for example with <c>__uint(key_size, 4)</c>). Resolve it for field names.
+    /// </summary>
+    public uint BtfKeyTypeId => Interop.Libbpf.bpf_map__btf_key_type_id(Pointer);
+
+    /// <summary>The value's type id in the object's BTF, 0 when none.</summary>
+    public uint BtfValueTypeId => Interop.Libbpf.bpf_map__btf_value_type_id(Pointer);
+
+    /// <summary>The key's BTF type, or null when the map has none.</summary>
+    public BtfType? KeyType => TypeOf(BtfKeyTypeId);
+
+    /// <summary>The value's BTF type, or null when the map has none.</summary>
+    public BtfType? ValueType => TypeOf(BtfValueTypeId);
+
+    /// <summary>What the kernel reports about the loaded map (its id included).</summary>
+    public BpfMapInfo GetInfo()
+    {
+        BpfMapInfo info = BpfMapInfo.FromFd(Fd, Name);
+        GC.KeepAlive(_owner);
+        return info;
+    }
 
     /// <summary>Looks a key up; false when absent. Per-CPU maps fill one slot per possible CPU.</summary>
     public bool TryLookup(ReadOnlySpan<byte> key, Span<byte> value)
@@ -94,7 +119,7 @@ public readonly unsafe struct BpfMap
             throw new InvalidOperationException($"Map '{Name}' is a {Type} map, not a per-CPU one.");
         }
 
-        int stride = (ValueSize + 7) & ~7;
+        int stride = BpfMapLayout.PerCpuSlotSize(ValueSize);
         if (sizeof(TValue) != ValueSize || perCpu.Length < Libbpf.PossibleCpuCount)
         {
             throw new ArgumentException($"Map '{Name}': need {Libbpf.PossibleCpuCount} values of {ValueSize} bytes.", nameof(perCpu));
@@ -206,6 +231,8 @@ public readonly unsafe struct BpfMap
             Errors.Check(Interop.Libbpf.bpf_map__unpin(Pointer, p), "bpf_map__unpin", path ?? PinPath ?? Name);
         }
     }
+
+    private BtfType? TypeOf(uint id) => id == 0 ? null : _owner.Btf?.GetType(id);
 
     private void CheckSizes(ReadOnlySpan<byte> key, int valueLength, int expectedValue, string? what)
     {

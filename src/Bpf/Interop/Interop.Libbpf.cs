@@ -146,6 +146,9 @@ internal static unsafe partial class Interop
         internal static partial uint bpf_map__map_flags(nint map);
 
         [LibraryImport(Libraries.Libbpf)]
+        internal static partial uint bpf_map__btf_key_type_id(nint map);
+
+        [LibraryImport(Libraries.Libbpf)]
         internal static partial uint bpf_map__btf_value_type_id(nint map);
 
         [LibraryImport(Libraries.Libbpf)]
@@ -185,6 +188,13 @@ internal static unsafe partial class Interop
 
         [LibraryImport(Libraries.Libbpf)]
         internal static partial int bpf_map_get_next_key(int fd, void* key, void* nextKey);
+
+        // Kernel 5.6+; keys and values are arrays of *count elements, in/out batch are opaque position tokens.
+        [LibraryImport(Libraries.Libbpf)]
+        internal static partial int bpf_map_lookup_batch(int fd, void* inBatch, void* outBatch, void* keys, void* values, uint* count, void* opts);
+
+        [LibraryImport(Libraries.Libbpf)]
+        internal static partial int bpf_obj_get(byte* path);
 
         [LibraryImport(Libraries.Libbpf)]
         internal static partial int bpf_prog_get_next_id(uint startId, uint* nextId);

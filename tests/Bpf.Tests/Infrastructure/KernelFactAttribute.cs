@@ -25,3 +25,16 @@ public static class KernelSupport
     /// <summary>Null when kernel tests should run (always under CI), else why they are skipped.</summary>
     public static string? SkipReason { get; } = TestSupport.KernelTestGate.SkipReason(TestObjects.Path("ringbuf_test"));
 }
+
+/// <summary>A <see cref="KernelFactAttribute"/> with data: a theory that needs the real kernel.</summary>
+[AttributeUsage(AttributeTargets.Method)]
+public sealed class KernelTheoryAttribute : TheoryAttribute
+{
+    public KernelTheoryAttribute()
+    {
+        if (KernelSupport.SkipReason is string reason)
+        {
+            Skip = reason;
+        }
+    }
+}
