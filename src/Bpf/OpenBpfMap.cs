@@ -29,6 +29,12 @@ public readonly unsafe struct OpenBpfMap
 
     public int ValueSize => (int)Interop.Libbpf.bpf_map__value_size(Pointer);
 
+    /// <summary>The key's type in the object's BTF (null when the map was declared without BTF key type).</summary>
+    public BtfType? KeyType => TypeOf(Interop.Libbpf.bpf_map__btf_key_type_id(Pointer));
+
+    /// <summary>The value's type in the object's BTF (null when the map was declared without BTF value type).</summary>
+    public BtfType? ValueType => TypeOf(Interop.Libbpf.bpf_map__btf_value_type_id(Pointer));
+
     /// <summary>Maximum entries (for ring buffers: the size in bytes, a power of two multiple of the page size).</summary>
     public int MaxEntries
     {
@@ -60,6 +66,8 @@ public readonly unsafe struct OpenBpfMap
             Errors.Check(Interop.Libbpf.bpf_map__set_initial_value(Pointer, p, (nuint)value.Length), "bpf_map__set_initial_value", Name);
         }
     }
+
+    private BtfType? TypeOf(uint id) => id == 0 ? null : _owner.Btf?.GetType(id);
 
     public override string ToString() => _owner is null ? "(none)" : $"{Name} ({Type})";
 }

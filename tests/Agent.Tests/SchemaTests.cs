@@ -85,6 +85,11 @@ public sealed partial class SchemaTests : IDisposable
         { "ringBuffers/0/metrics/0/buckets/exp2", "/$defs/metric/properties/buckets/oneOf/1/properties/exp2" },
         { "ringBuffers/0/metrics/0/labels/0", "/$defs/label" },
         { "ringBuffers/0/log", "/$defs/log" },
+        { "maps/0", "/$defs/map" },
+        { "maps/0/metrics/0", "/$defs/mapMetric" },
+        { "maps/0/metrics/0/buckets", "/$defs/mapBuckets" },
+        { "maps/0/metrics/0/sum", "/$defs/mapMetric/properties/sum" },
+        { "maps/0/metrics/0/labels/0", "/$defs/label" },
     };
 
     /// <summary>A set that reaches every level of the format, valid for both the reader and the schema.</summary>
@@ -106,6 +111,21 @@ public sealed partial class SchemaTests : IDisposable
                 }
               ],
               "log": { "message": "{comm}" }
+            }
+          ],
+          "maps": [
+            {
+              "map": "hist",
+              "metrics": [
+                {
+                  "name": "probe_map_seconds",
+                  "type": "histogram",
+                  "value": "count",
+                  "buckets": { "field": "bucket", "type": "exp2", "max": 20, "multiplier": 0.000001 },
+                  "sum": { "field": "sum" },
+                  "labels": [ { "field": "comm" } ]
+                }
+              ]
             }
           ]
         }

@@ -30,6 +30,9 @@ public sealed record ProgramSetConfig
 
     public IReadOnlyList<RingConfig> RingBuffers { get; init; } = [];
 
+    /// <summary>Maps the programs aggregate into, read when /metrics is scraped.</summary>
+    public IReadOnlyList<MapConfig> Maps { get; init; } = [];
+
     /// <summary>Warn (and flag in health) when more than this fraction of a ring's samples is dropped; null: off.</summary>
     public double? DropAlarmRatio { get; init; }
 }

@@ -88,12 +88,24 @@ public static partial class ProgramSetConfigReader
                 Parameters = ReadParameters(root),
                 Pinning = ReadPinning(root),
                 RingBuffers = root.Objects("ringBuffers").Select(ReadRing).ToList(),
+                Maps = root.Objects("maps").Select(ReadMap).ToList(),
                 DropAlarmRatio = root.Has("dropAlarmRatio") ? root.Number("dropAlarmRatio", 0, 0, 1) : null,
             };
             root.RejectUnknownKeys();
             CheckUnique(file, set, errors);
-            return errors.Count == before ? set : null;
+            return errors.Count == before ? WithDefaultHelp(set) : null;
         }
+    }
+
+    // Every family gets a # HELP line (promtool and people reading /metrics expect one): the config's, or where it came from.
+    private static ProgramSetConfig WithDefaultHelp(ProgramSetConfig set)
+    {
+        string Help(string help, string name) => help.Length > 0 ? help : $"{name}, from program set {set.Name}.";
+        return set with
+        {
+            RingBuffers = [.. set.RingBuffers.Select(r => r with { Metrics = [.. r.Metrics.Select(m => m with { Help = Help(m.Help, m.Name) })] })],
+            Maps = [.. set.Maps.Select(r => r with { Metrics = [.. r.Metrics.Select(m => m with { Help = Help(m.Help, m.Name) })] })],
+        };
     }
 
     private static List<ParameterConfig> ReadParameters(JsonSection root)
@@ -144,7 +156,7 @@ public static partial class ProgramSetConfigReader
         return ring;
     }
 
-    private static MetricConfig ReadMetric(JsonSection s)
+    private static string ReadMetricName(JsonSection s)
     {
         string name = s.String("name", required: true, "add \"name\": a Prometheus metric name such as exec_events_total") ?? "";
         if (name.Length > 0 && !MetricName().IsMatch(name))
@@ -155,6 +167,13 @@ public static partial class ProgramSetConfigReader
         {
             s.Error("name", $"'{name}' uses the prefix reserved for the agent's own metrics", "choose a name that does not start with bpf_agent_");
         }
+
+        return name;
+    }
+
+    private static MetricConfig ReadMetric(JsonSection s)
+    {
+        string name = ReadMetricName(s);
 
         MetricKind kind = s.Enum("type", (MetricKind?)MetricKind.Counter, required: true) ?? MetricKind.Counter;
         string? field = s.String("field");
@@ -353,7 +372,14 @@ public static partial class ProgramSetConfigReader
             errors.Add(new ConfigError(file, "ringBuffers", $"map '{dup.Key}' is listed twice", "list each ring buffer once and put all its metrics in it"));
         }
 
-        foreach (IGrouping<string, MetricConfig> dup in set.RingBuffers.SelectMany(r => r.Metrics).GroupBy(m => m.Name).Where(g => g.Count() > 1))
+        foreach (IGrouping<string, MapConfig> dup in set.Maps.GroupBy(m => m.Map).Where(g => g.Count() > 1))
+        {
+            errors.Add(new ConfigError(file, "maps", $"map '{dup.Key}' is listed twice", "list each map once and put all its metrics in it"));
+        }
+
+        var metrics = set.RingBuffers.SelectMany(r => r.Metrics).Select(m => (m.Name, m.Key))
+            .Concat(set.Maps.SelectMany(m => m.Metrics).Select(m => (m.Name, m.Key)));
+        foreach (IGrouping<string, (string Name, string Key)> dup in metrics.GroupBy(m => m.Name).Where(g => g.Count() > 1))
         {
             errors.Add(new ConfigError(file, dup.Last().Key, $"metric '{dup.Key}' is defined twice", "give each metric a distinct name"));
         }

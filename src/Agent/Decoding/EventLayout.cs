@@ -33,6 +33,30 @@ public sealed class EventLayout
         return new EventLayout(structName, type.Size, fields);
     }
 
+    /// <summary>
+    /// The layout of a map's key or value type: a struct's fields by name, or for a scalar (an integer or enum, through
+    /// typedefs) one field named <paramref name="scalarName"/>. Null for any other type.
+    /// </summary>
+    public static EventLayout? FromType(BtfType type, string scalarName)
+    {
+        BtfType t = type.Resolve();
+        var fields = new Dictionary<string, EventField>(StringComparer.Ordinal);
+        if (t.Kind is BtfKind.Struct or BtfKind.Union)
+        {
+            Collect(t, "", 0, fields, depth: 0);
+            return new EventLayout(t.Name.Length > 0 ? t.Name : type.Name, t.Size, fields);
+        }
+
+        FieldShape shape = ShapeOf(t);
+        if (shape is FieldShape.Other)
+        {
+            return null;
+        }
+
+        fields[scalarName] = new EventField(scalarName, 0, 0, t.Size, shape, t.Kind is BtfKind.Enum or BtfKind.Enum64 ? t : null);
+        return new EventLayout(type.Name, t.Size, fields);
+    }
+
     public EventField? Find(string path) => _fields.GetValueOrDefault(path);
 
     private static void Collect(BtfType type, string prefix, int baseBits, Dictionary<string, EventField> fields, int depth)

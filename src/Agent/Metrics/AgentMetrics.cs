@@ -59,6 +59,12 @@ public sealed class AgentMetrics : IDisposable
             description: "1 when the last configuration load or reload applied every set, 0 when any set failed.");
         _meter.CreateObservableGauge("bpf_agent_config_last_reload_success_timestamp_seconds", () => Interlocked.Read(ref _lastReloadSuccessMs) / 1000.0, unit: "s",
             description: "When the configuration was last loaded or reloaded without a failure (Unix time).");
+        _meter.CreateObservableGauge("bpf_agent_map_entries", () => PerMap(m => m.Entries), description: "Entries of each map read at scrape, as its last read found them.");
+        _meter.CreateObservableGauge("bpf_agent_map_max_entries", () => PerMap(m => m.MaxEntries), description: "The size of each map read at scrape (max_entries): entries over this is map pressure.");
+        _meter.CreateObservableGauge("bpf_agent_map_read_seconds", () => PerMap(m => m.LastReadSeconds), unit: "s", description: "How long the last read of each map took.");
+        _meter.CreateObservableCounter("bpf_agent_map_read_errors", () => PerMap(m => m.ReadErrors), description: "Reads of a map that failed (the kernel refused, or the set was being unloaded).");
+        _meter.CreateObservableCounter("bpf_agent_map_reads_incomplete", () => PerMap(m => m.IncompleteReads), description: "Reads of a map cut short by the time budget: that scrape missed the entries not reached.");
+        _meter.CreateObservableGauge("bpf_agent_map_overflow_entries", MapOverflow, description: "Entries of a map metric's last read that went to its overflow series (past maxSeries).");
         _meter.CreateObservableGauge("bpf_agent_drop_alarm", () => _registry.Sets.Select(s => new Measurement<long>(s.DropAlarm ? 1 : 0, new KeyValuePair<string, object?>("set", s.Name))),
             description: "1 while a set's drop ratio is above its configured alarm threshold.");
     }
@@ -111,6 +117,35 @@ public sealed class AgentMetrics : IDisposable
                 foreach (RingSource r in set.Rings)
                 {
                     yield return new Measurement<long>(value(r), new("set", r.SetName), new("ring", r.MapName));
+                }
+            }
+        }
+    }
+
+    private IEnumerable<Measurement<T>> PerMap<T>(Func<Maps.MapSource, T> value)
+        where T : struct
+    {
+        foreach (ProgramSetState s in _registry.Sets)
+        {
+            if (s.Loaded is LoadedProgramSet set)
+            {
+                foreach (Maps.MapSource m in set.Maps)
+                {
+                    yield return new Measurement<T>(value(m), new("set", s.Name), new("map", m.MapName));
+                }
+            }
+        }
+    }
+
+    private IEnumerable<Measurement<long>> MapOverflow()
+    {
+        foreach (ProgramSetState s in _registry.Sets)
+        {
+            if (s.Loaded is LoadedProgramSet set)
+            {
+                foreach (Maps.MapMetric m in set.Maps.SelectMany(m => m.Metrics))
+                {
+                    yield return new Measurement<long>(m.OverflowEntries, new("set", s.Name), new("metric", m.Name));
                 }
             }
         }

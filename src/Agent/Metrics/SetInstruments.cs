@@ -20,29 +20,25 @@ public sealed class SetInstruments(string setName) : IDisposable
     public string SetName { get; } = setName;
 
     /// <summary>
-    /// Makes <paramref name="metrics"/> (the counters and gauges of the version now going live) what the
-    /// instruments observe; instruments of metrics no longer configured are removed.
+    /// Makes <paramref name="metrics"/> (the counters and gauges of the version now going live; histograms are
+    /// skipped, the agent's own exposition writes them) what the instruments observe; instruments of metrics no
+    /// longer configured are removed.
     /// </summary>
-    public void Activate(IEnumerable<MetricUpdater> metrics)
+    public void Activate(IEnumerable<object> metrics)
     {
         var live = new HashSet<string>(StringComparer.Ordinal);
-        foreach (MetricUpdater m in metrics)
+        foreach (IObservedMetric m in metrics.OfType<IObservedMetric>())
         {
-            if (m is HistogramUpdater)
-            {
-                continue; // the agent's own exposition writes histograms
-            }
-
-            live.Add(m.Config.Name);
-            var identity = new Identity(m.GetType(), m.Config.Help);
-            if (_entries.TryGetValue(m.Config.Name, out Entry? entry) && entry.Identity == identity)
+            live.Add(m.Name);
+            var identity = new Identity(m.Kind, m.Help);
+            if (_entries.TryGetValue(m.Name, out Entry? entry) && entry.Identity == identity)
             {
                 entry.Current = m;
                 continue;
             }
 
             entry?.Meter.Dispose();
-            _entries[m.Config.Name] = Create(m, identity);
+            _entries[m.Name] = Create(m, identity);
         }
 
         foreach (string gone in _entries.Keys.Where(k => !live.Contains(k)).ToList())
@@ -52,53 +48,26 @@ public sealed class SetInstruments(string setName) : IDisposable
         }
     }
 
-    private Entry Create(MetricUpdater m, Identity identity)
+    private Entry Create(IObservedMetric m, Identity identity)
     {
-        var meter = new Meter($"{MeterPrefix}{SetName}.{m.Config.Name}.{++_generation}");
+        var meter = new Meter($"{MeterPrefix}{SetName}.{m.Name}.{++_generation}");
         var entry = new Entry(meter, identity) { Current = m };
-        string? help = m.Config.Help.Length == 0 ? null : m.Config.Help;
-        string? unit = MetricUnits.OpenTelemetryUnit(m.Config.Name);
-        switch (m)
+        string? help = m.Help.Length == 0 ? null : m.Help;
+        string? unit = MetricUnits.OpenTelemetryUnit(m.Name);
+        switch (m.Kind)
         {
-            case SampleCounterUpdater:
-                meter.CreateObservableCounter(m.Config.Name, () => Counts(entry), unit, help);
+            case ObservedKind.Count:
+                meter.CreateObservableCounter(m.Name, () => entry.Current.ObserveCounts(), unit, help);
                 break;
-            case FieldCounterUpdater:
-                meter.CreateObservableCounter(m.Config.Name, () => Sums(entry), unit, help);
+            case ObservedKind.Sum:
+                meter.CreateObservableCounter(m.Name, () => entry.Current.ObserveValues(), unit, help);
                 break;
             default:
-                meter.CreateObservableGauge(m.Config.Name, () => LastValues(entry), unit, help);
+                meter.CreateObservableGauge(m.Name, () => entry.Current.ObserveValues(), unit, help);
                 break;
         }
 
         return entry;
-    }
-
-    private static IEnumerable<Measurement<long>> Counts(Entry entry)
-    {
-        foreach (LabelSeries s in entry.Current.Labels.Series())
-        {
-            yield return new Measurement<long>(Volatile.Read(ref s.Count), in s.TagList);
-        }
-    }
-
-    private static IEnumerable<Measurement<double>> Sums(Entry entry)
-    {
-        foreach (LabelSeries s in entry.Current.Labels.Series())
-        {
-            yield return new Measurement<double>(Volatile.Read(ref s.Sum), in s.TagList);
-        }
-    }
-
-    private static IEnumerable<Measurement<double>> LastValues(Entry entry)
-    {
-        foreach (LabelSeries s in entry.Current.Labels.Series())
-        {
-            if (Volatile.Read(ref s.HasValue))
-            {
-                yield return new Measurement<double>(Volatile.Read(ref s.LastValue), in s.TagList);
-            }
-        }
     }
 
     public void Dispose()
@@ -111,7 +80,7 @@ public sealed class SetInstruments(string setName) : IDisposable
         _entries.Clear();
     }
 
-    private readonly record struct Identity(Type Kind, string Help);
+    private readonly record struct Identity(ObservedKind Kind, string Help);
 
     private sealed class Entry(Meter meter, Identity identity)
     {
@@ -119,6 +88,6 @@ public sealed class SetInstruments(string setName) : IDisposable
 
         public Identity Identity { get; } = identity;
 
-        public volatile MetricUpdater Current = null!;
+        public volatile IObservedMetric Current = null!;
     }
 }

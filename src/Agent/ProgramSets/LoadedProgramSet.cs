@@ -32,6 +32,9 @@ public sealed class LoadedProgramSet : IDisposable
 
     public IReadOnlyList<RingSource> Rings { get; }
 
+    /// <summary>The maps read at scrape, with their metrics.</summary>
+    public IReadOnlyList<Metrics.Maps.MapSource> Maps { get; init; } = [];
+
     public string? PinDirectory { get; }
 
     /// <summary>The object's <c>bpf_agent_drops</c> per-CPU counter, when it follows the convention.</summary>
@@ -96,6 +99,9 @@ public sealed class LoadedProgramSet : IDisposable
 
     /// <summary>Every metric of every ring of the set.</summary>
     public IEnumerable<Metrics.MetricUpdater> Metrics() => Rings.SelectMany(r => r.Processor.Metrics);
+
+    /// <summary>Every metric of the set, of rings and of maps: what /metrics exports of it.</summary>
+    public IEnumerable<object> AllMetrics() => Metrics().Cast<object>().Concat(Maps.SelectMany(m => m.Metrics));
 
     /// <summary>Removes this set's pins (when the agent is told not to keep them).</summary>
     public void Unpin()

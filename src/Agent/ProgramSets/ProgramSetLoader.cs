@@ -21,8 +21,13 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
 
     /// <summary>Opens and checks the set without loading it (for <c>bpf-agent check</c> and before load).</summary>
     public static OpenBpfObject OpenAndCheck(ProgramSetConfig config, List<ConfigError> errors, out Dictionary<RingConfig, EventLayout> layouts)
+        => OpenAndCheck(config, errors, out layouts, out _);
+
+    /// <summary>As above, with the plans of the set's maps (read at scrape).</summary>
+    public static OpenBpfObject OpenAndCheck(ProgramSetConfig config, List<ConfigError> errors, out Dictionary<RingConfig, EventLayout> layouts, out List<MapPlan> maps)
     {
         layouts = [];
+        maps = [];
         if (!File.Exists(config.ObjectPath))
         {
             throw new ConfigException(new ConfigError(config.File, "object", $"'{config.ObjectPath}' does not exist",
@@ -43,6 +48,14 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
                 }
             }
 
+            foreach (MapConfig map in config.Maps)
+            {
+                if (MapPlan.Check(config, map, open, errors) is MapPlan plan)
+                {
+                    maps.Add(plan);
+                }
+            }
+
             return open;
         }
         catch
@@ -55,7 +68,7 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
     public LoadedProgramSet Load(ProgramSetConfig config)
     {
         var errors = new List<ConfigError>();
-        using OpenBpfObject open = OpenAndCheck(config, errors, out Dictionary<RingConfig, EventLayout> layouts);
+        using OpenBpfObject open = OpenAndCheck(config, errors, out Dictionary<RingConfig, EventLayout> layouts, out List<MapPlan> mapPlans);
 
         // Build decoders before load too: a decoder that does not fit its field is a config error.
         var processors = new Dictionary<RingConfig, SampleProcessor>();
@@ -106,7 +119,8 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
 
             var rings = config.RingBuffers.Select(r => new RingSource(config.Name, obj.GetMap(r.Map), processors[r],
                 _totals.GetOrAdd((config.Name, r.Map), _ => new RingTotals()))).ToList();
-            return new LoadedProgramSet(config, obj, links, rings, pinDirectory, kernelDropsAtLoad);
+            var maps = mapPlans.Select(p => p.Build(config.Name, obj)).ToList();
+            return new LoadedProgramSet(config, obj, links, rings, pinDirectory, kernelDropsAtLoad) { Maps = maps };
         }
         catch
         {

@@ -104,7 +104,7 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
         {
             if (s.Loaded is LoadedProgramSet set)
             {
-                Instruments(set.Name).Activate(set.Metrics());
+                Instruments(set.Name).Activate(set.AllMetrics());
             }
         }
 
@@ -282,7 +282,7 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
         {
             if (s.Loaded is LoadedProgramSet set && !retire.Contains(set))
             {
-                Instruments(set.Name).Activate(set.Metrics());
+                Instruments(set.Name).Activate(set.AllMetrics());
             }
         }
 

@@ -40,7 +40,7 @@ public sealed class ProgramSetRegistry
         {
             if (s.Loaded is LoadedProgramSet set)
             {
-                foreach (Metrics.MetricUpdater m in set.Metrics())
+                foreach (object m in set.AllMetrics())
                 {
                     if (m is Metrics.Exposition.IHistogramFamily h)
                     {

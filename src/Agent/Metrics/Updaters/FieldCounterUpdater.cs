@@ -1,11 +1,14 @@
+using System.Diagnostics.Metrics;
 using BpfAgent.Configuration;
 using BpfAgent.Decoding;
 
 namespace BpfAgent.Metrics;
 
 /// <summary>A counter that adds a field's (scaled) value, per series.</summary>
-public sealed class FieldCounterUpdater(MetricConfig config, LabelSet labels, EventField field) : MetricUpdater(config, labels, field)
+public sealed class FieldCounterUpdater(MetricConfig config, LabelSet labels, EventField field) : MetricUpdater(config, labels, field), IObservedMetric
 {
+    public ObservedKind Kind => ObservedKind.Sum;
+
     public override void Update(ReadOnlySpan<byte> sample)
     {
         double v = Value(sample);
@@ -15,5 +18,13 @@ public sealed class FieldCounterUpdater(MetricConfig config, LabelSet labels, Ev
         }
 
         Labels.Find(sample).Sum += v;
+    }
+
+    public IEnumerable<Measurement<double>> ObserveValues()
+    {
+        foreach (LabelSeries s in Labels.Series())
+        {
+            yield return new Measurement<double>(Volatile.Read(ref s.Sum), in s.TagList);
+        }
     }
 }

@@ -21,10 +21,6 @@ public sealed class HistogramUpdater(MetricConfig config, LabelSet labels, Event
         s.Sum += v;
     }
 
-    public string Name => Config.Name;
-
-    public string Help => Config.Help;
-
     public IReadOnlyList<string> LabelNames => Labels.Names;
 
     public IReadOnlyList<double> Bounds => Layout.Bounds;

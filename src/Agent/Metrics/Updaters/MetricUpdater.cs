@@ -21,6 +21,10 @@ public abstract class MetricUpdater
 
     public MetricConfig Config { get; }
 
+    public string Name => Config.Name;
+
+    public string Help => Config.Help;
+
     public LabelSet Labels { get; }
 
     protected EventField? Field { get; }

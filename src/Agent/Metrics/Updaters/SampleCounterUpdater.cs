@@ -1,9 +1,20 @@
+using System.Diagnostics.Metrics;
 using BpfAgent.Configuration;
 
 namespace BpfAgent.Metrics;
 
 /// <summary>A counter of samples, per series.</summary>
-public sealed class SampleCounterUpdater(MetricConfig config, LabelSet labels) : MetricUpdater(config, labels, null)
+public sealed class SampleCounterUpdater(MetricConfig config, LabelSet labels) : MetricUpdater(config, labels, null), IObservedMetric
 {
+    public ObservedKind Kind => ObservedKind.Count;
+
     public override void Update(ReadOnlySpan<byte> sample) => Labels.Find(sample).Count++;
+
+    public IEnumerable<Measurement<long>> ObserveCounts()
+    {
+        foreach (LabelSeries s in Labels.Series())
+        {
+            yield return new Measurement<long>(Volatile.Read(ref s.Count), in s.TagList);
+        }
+    }
 }
