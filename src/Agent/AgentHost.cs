@@ -21,8 +21,7 @@ namespace BpfAgent;
 /// <summary>Wires the daemon: Kestrel on the configured address, Serilog, OpenTelemetry, the program sets and systemd.</summary>
 public static class AgentHost
 {
-    public const string ConsoleTemplate =
-        "{SyslogPriority}[{Timestamp:HH:mm:ss.fff} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}";
+    public const string ConsoleTemplate = LogOutput.ConsoleTemplate;
 
     /// <summary>
     /// A set that does not match its object is a configuration error found in StartAsync; it fails the host's
@@ -52,7 +51,7 @@ public static class AgentHost
             .Filter.ByExcluding(IsHostStartConfigError)
             .Enrich.FromLogContext()
             .Enrich.With<JournaldPriorityEnricher>()
-            .WriteTo.Console(outputTemplate: ConsoleTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture));
+            .WriteTo.AgentConsole(options.LogFormat));
 
         builder.WebHost.UseUrls(options.Listen);
         builder.WebHost.ConfigureKestrel(k =>
@@ -99,6 +98,7 @@ public static class AgentHost
         _ = app.Services.GetRequiredService<RateLimitedLogger>();
         _ = app.Services.GetRequiredService<AgentMetrics>();
 
+        app.MapGet("/", IndexPage.Handle);
         app.MapPrometheusScrapingEndpoint("/metrics");
         bool reportDropAlarms = options.ReportDropAlarmsInHealth;
         app.MapGet("/healthz", (ProgramSetRegistry registry, ProgramSetManager manager) => HealthEndpoint.Handle(registry, manager, reportDropAlarms));

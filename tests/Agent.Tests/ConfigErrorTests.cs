@@ -111,7 +111,7 @@ public sealed class ConfigErrorTests
         using var config = WithGoodSet();
         string file = config.AddSet("broken", "{\n  \"object\": \"exec.bpf.o\",\n  \"ringBuffers\": [ }\n}\n");
 
-        string error = await RunExpectingConfigErrorAsync(config, file, "line 3");
+        string error = await RunExpectingConfigErrorAsync(config, file, "line 3, column 19");
         Assert.Contains("invalid JSON", error, StringComparison.Ordinal);
     }
 

@@ -109,7 +109,7 @@ public abstract class FieldValueDecoder
 
     private static FieldValueDecoder? Fail(EventField field, FieldDecoder kind, string needs, out string? error)
     {
-        error = $"decoder '{kind.ToString().ToLowerInvariant()}' needs {needs}, but field '{field.Path}' is {field.Shape} of {field.Size} bytes";
+        error = $"decoder '{kind.ToString().ToLowerInvariant()}' needs {needs}, but field '{field.Path}' is {field.Shape switch { FieldShape.CharArray => "a char array", FieldShape.ByteArray => "a byte array", FieldShape.Enum => "an enum", FieldShape.Signed => "a signed integer", FieldShape.Unsigned => "an unsigned integer", _ => "not an integer or array" }} of {field.Size} bytes";
         return null;
     }
 
