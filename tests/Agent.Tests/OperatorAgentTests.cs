@@ -157,6 +157,73 @@ public sealed partial class OperatorAgentTests
         Assert.Contains("0 pin(s) removed", empty, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The shipped tcp_state set labels by the service's port and direction: five connections from five client
+    /// ports to one listener make series for that one port only, each transition on its side (see the transitions
+    /// in EndToEndTests).
+    /// </summary>
+    [KernelFact]
+    public async Task Shipped_tcp_state_series_follow_the_service_port_not_client_ports()
+    {
+        const int Connections = 5;
+        int port = TestConfig.FreePort();
+        using var config = new TestConfig();
+        string shipped = File.ReadAllText(Path.Combine(Paths.ShippedConfig, "programs.d", "tcp_state.json"));
+        config.AddSet("tcp_state", ProgramSetJson.Edit(shipped, root =>
+        {
+            root["object"] = Paths.ProgramObject("tcp_state");
+            root["parameters"]!["filter_port"] = port;
+            root.Remove("$schema");
+        }));
+        using var agent = AgentProcess.StartWithConfig(config);
+        await AgentHealth.WaitHealthyAsync(agent, config.Url);
+
+        var clientPorts = new List<int>();
+        var listener = new TcpListener(IPAddress.Loopback, port);
+        listener.Start();
+        try
+        {
+            byte[] buffer = new byte[16];
+            for (int i = 0; i < Connections; i++)
+            {
+                using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                client.Connect(IPAddress.Loopback, port);
+                clientPorts.Add(((IPEndPoint)client.LocalEndPoint!).Port);
+                using Socket server = listener.AcceptSocket();
+                client.Close();
+                Assert.Equal(0, server.Receive(buffer));
+                server.Close();
+            }
+        }
+        finally
+        {
+            listener.Stop();
+        }
+
+        const int Expected = (10 * Connections) + 2;
+        string text = await MetricSamples.SettleAsync(config.Url, t => MetricSamples.Sum(t, "tcp_state_changes_total") >= Expected, TimeSpan.FromSeconds(20));
+        IReadOnlyList<MetricSample> series = MetricSamples.Select(text, "tcp_state_changes_total");
+        string table = string.Join('\n', series.Select(x => $"{x.Label("state")} port={x.Label("port")} {x.Label("direction")}: {x.Value}"));
+        Assert.True(series.All(x => x.Label("port") == $"{port}"), table);
+        Assert.DoesNotContain(series, x => clientPorts.Any(p => x.Labels.Values.Contains($"{p}")));
+        double At(string state, string direction) =>
+            MetricSamples.Sum(text, "tcp_state_changes_total", ("state", "TCP_STATE_" + state), ("direction", "TCP_DIRECTION_" + direction));
+
+        Assert.True(Expected == MetricSamples.Sum(text, "tcp_state_changes_total"), table);
+        Assert.Equal(1, At("LISTEN", "LISTEN"));
+        Assert.Equal(Connections, At("SYN_SENT", "OUTBOUND"));
+        Assert.Equal(Connections, At("SYN_RECV", "INBOUND"));
+        Assert.Equal(Connections, At("ESTABLISHED", "OUTBOUND"));
+        Assert.Equal(Connections, At("ESTABLISHED", "INBOUND"));
+        Assert.Equal(Connections, At("FIN_WAIT1", "OUTBOUND"));
+        Assert.Equal(Connections, At("CLOSE_WAIT", "INBOUND"));
+        Assert.Equal(Connections, At("CLOSE", "OUTBOUND"));
+        Assert.Equal(Connections, At("CLOSE", "INBOUND"));
+        Assert.Equal(1, At("CLOSE", "LISTEN"));
+        Assert.Equal(0, At("ESTABLISHED", "UNKNOWN"));
+        Assert.True(series.Count <= 12, table); // states x directions of one service, whatever the number of connections
+    }
+
     private static (int Code, string Output) Run(string[] args)
     {
         using AgentProcess p = AgentProcess.Start(args);
