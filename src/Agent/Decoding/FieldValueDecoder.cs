@@ -44,7 +44,7 @@ public abstract class FieldValueDecoder
             };
             if (kind == FieldDecoder.Auto)
             {
-                error = $"field '{field.Path}' ({field.Shape}, {field.Size} bytes) has no default decoder; set \"decoder\" (string, ipv4, ipv6...)";
+                error = $"field '{field.Path}' ({field.Shape switch { FieldShape.ByteArray => "a byte array", _ => "not an integer, enum or char array" }}, {field.Size} bytes) has no default decoder; set \"decoder\" (string, ipv4, ipv6...)";
                 return null;
             }
         }
