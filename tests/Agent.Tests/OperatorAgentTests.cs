@@ -91,7 +91,8 @@ public sealed partial class OperatorAgentTests
     {
         using var config = new TestConfig();
         config.AddSet("exec", ProgramSetJson.Exec(Environment.ProcessId));
-        using var agent = AgentProcess.StartWithConfig(config, null, "--Agent:LogFormat=json");
+        // As under systemd: stdout is the journal, so each line starts with its syslog priority.
+        using var agent = AgentProcess.StartWithConfig(config, new Dictionary<string, string> { ["JOURNAL_STREAM"] = "8:12345" }, "--Agent:LogFormat=json");
         Assert.True(await agent.WaitForOutputAsync("is up", s_start), agent.Output);
         using (Process p = Process.Start("/bin/true")!)
         {
@@ -105,7 +106,11 @@ public sealed partial class OperatorAgentTests
         Assert.True(lines.Length >= 3, agent.Output);
         foreach (string line in lines)
         {
-            using JsonDocument doc = JsonDocument.Parse(line); // throws on a text line
+            Match priority = Regex.Match(line, "^<([0-7])>");
+            Assert.True(priority.Success, line);
+            using JsonDocument doc = JsonDocument.Parse(line[priority.Length..]); // throws on a text line
+            string level = doc.RootElement.TryGetProperty("@l", out JsonElement l) ? l.GetString()! : "Information";
+            Assert.Equal(level switch { "Warning" => "4", "Error" => "3", "Fatal" => "2", "Debug" or "Verbose" => "7", _ => "6" }, priority.Groups[1].Value);
             Assert.True(doc.RootElement.TryGetProperty("@t", out _), line);
             Assert.True(doc.RootElement.TryGetProperty("@mt", out _), line);
             Assert.False(doc.RootElement.TryGetProperty("SyslogPriority", out _), line);

@@ -152,6 +152,22 @@ public sealed class OperatorConfigTests : IDisposable
         Assert.Null(ListenAddress.TryBind($"http://127.0.0.1:{TestConfig.FreePort()}"));
     }
 
+    [Fact]
+    public void A_wrong_override_is_blamed_on_the_command_line_or_the_environment_not_on_agent_json()
+    {
+        File.WriteAllText(Path.Combine(_dir, "agent.json"), """{ "Agent": { "PollTimeoutMs": 5 } }""");
+        ConfigError e = Assert.Single(AgentConfiguration.Load(_dir, ["--Agent:Foo=1"]).Errors);
+        Assert.Equal(("command line", "--Agent:Foo"), (e.File, e.Key));
+
+        // The environment, in a child process (setting it here would reach every test running in parallel).
+        using AgentProcess check = AgentProcess.Start(["check", "--config-dir", _dir],
+            new Dictionary<string, string> { ["BPF_AGENT_Agent__PollTimeoutMs"] = "never" });
+        int? code = check.WaitForExit(TimeSpan.FromSeconds(30));
+        Assert.True(code is ExitCodes.Config or ExitCodes.NoPermission, $"exit {code}:\n{check.Output}");
+        Assert.Contains("error: environment: BPF_AGENT_Agent__PollTimeoutMs: 'never' is not a whole number", check.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("agent.json: Agent.PollTimeoutMs", check.Output, StringComparison.Ordinal);
+    }
+
     private void WriteSet(string name, string json) => File.WriteAllText(Path.Combine(_dir, "programs.d", name + ".json"), json);
 
     private List<ConfigError> ReadSet(string json)
