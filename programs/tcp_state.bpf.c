@@ -8,6 +8,13 @@
  * pid/comm are those of the task current when the state changed; many transitions happen in
  * softirq context (incoming SYN, FIN, RST, timers), where that is an unrelated task or 0/swapper.
  *
+ * port/direction name the service a connection belongs to, so that metrics labelled by them grow
+ * with services, not with connections (every client's ephemeral port would make new series): the
+ * local port of a listener and of a connection it accepted, the remote port of one made with
+ * connect(). A socket's direction is seen at its opening transitions and remembered by socket in
+ * tcp_directions until it closes; for a socket opened before the program was attached it is
+ * unknown, and port is the lower of the two ports (services listen low, clients use ephemeral ones).
+ *
  * Ring buffer: tcp_events (256 KiB) of struct tcp_state_event.
  * Parameters:  filter_port (0: all; otherwise only events whose sport or dport equals it,
  *              host byte order).
@@ -46,6 +53,15 @@ _Static_assert((int)TCP_STATE_CLOSE == (int)TCP_CLOSE, "tcp state values");
 _Static_assert((int)TCP_STATE_LISTEN == (int)TCP_LISTEN, "tcp state values");
 _Static_assert((int)TCP_STATE_NEW_SYN_RECV == (int)TCP_NEW_SYN_RECV, "tcp state values");
 
+enum tcp_direction {
+	TCP_DIRECTION_UNKNOWN = 0,
+	TCP_DIRECTION_LISTEN,         /* the listening socket itself */
+	TCP_DIRECTION_INBOUND,        /* accepted from a listener: port is the local port */
+	TCP_DIRECTION_OUTBOUND,       /* made with connect(): port is the remote port */
+};
+
+_Static_assert(sizeof(enum tcp_direction) == 4, "tcp_direction must be 4 bytes");
+
 struct tcp_state_event {
 	__u64 timestamp_ns;           /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	__u32 pid;                    /* tgid of the current task (see above) */
@@ -57,6 +73,8 @@ struct tcp_state_event {
 	enum tcp_state_name oldstate;
 	enum tcp_state_name newstate;
 	char comm[16];
+	__u16 port;                   /* the service's port (see above), host byte order */
+	enum tcp_direction direction;
 };
 BPF_AGENT_EVENT(tcp_state_event);
 
@@ -65,7 +83,41 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } tcp_events SEC(".maps");
 
+/* Direction of each open socket (by its address), from its opening transitions until it closes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u32);
+} tcp_directions SEC(".maps");
+
 const volatile __u16 filter_port = 0;
+
+static __always_inline enum tcp_direction direction_of(const struct sock *sk, int oldstate, int newstate)
+{
+	__u64 key = (__u64)sk;
+	__u32 d = TCP_DIRECTION_UNKNOWN, *known;
+
+	if (newstate == TCP_LISTEN || (oldstate == TCP_LISTEN && newstate == TCP_CLOSE))
+		return TCP_DIRECTION_LISTEN;
+	/* A child of a listener reports LISTEN->SYN_RECV then SYN_RECV->ESTABLISHED; connect() CLOSE->SYN_SENT. */
+	if (oldstate == TCP_LISTEN || oldstate == TCP_SYN_RECV || newstate == TCP_SYN_RECV)
+		d = TCP_DIRECTION_INBOUND;
+	else if (oldstate == TCP_SYN_SENT || newstate == TCP_SYN_SENT)
+		d = TCP_DIRECTION_OUTBOUND;
+
+	if (d != TCP_DIRECTION_UNKNOWN) {
+		if (newstate != TCP_CLOSE)
+			bpf_map_update_elem(&tcp_directions, &key, &d, BPF_ANY);
+	} else {
+		known = bpf_map_lookup_elem(&tcp_directions, &key);
+		if (known)
+			d = *known;
+	}
+	if (newstate == TCP_CLOSE)
+		bpf_map_delete_elem(&tcp_directions, &key);
+	return (enum tcp_direction)d;
+}
 
 /* Read-only view of a kernel object as another BTF type; the verifier turns the call into a move. */
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
@@ -76,6 +128,7 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, const int oldsta
 	struct task_struct *task;
 	const struct inet_sock *inet;
 	struct tcp_state_event *e;
+	enum tcp_direction direction;
 	__u16 sport, dport, family;
 
 	if (sk->sk_protocol != IPPROTO_TCP)
@@ -87,6 +140,7 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, const int oldsta
 	if (filter_port && sport != filter_port && dport != filter_port)
 		return 0;
 
+	direction = direction_of(sk, oldstate, newstate);
 	e = bpf_agent_reserve(&tcp_events, sizeof(*e));
 	if (!e)
 		return 0;
@@ -109,6 +163,13 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, const int oldsta
 		__builtin_memcpy(e->saddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
 		__builtin_memcpy(e->daddr, &sk->__sk_common.skc_v6_daddr, 16);
 	}
+	e->direction = direction;
+	if (direction == TCP_DIRECTION_OUTBOUND)
+		e->port = dport;
+	else if (direction == TCP_DIRECTION_UNKNOWN && dport && (dport < sport || !sport))
+		e->port = dport;
+	else
+		e->port = sport;
 	e->oldstate = (enum tcp_state_name)oldstate;
 	e->newstate = (enum tcp_state_name)newstate;
 	/* Two loads instead of bpf_get_current_comm()'s helper call and copy; comm is NUL-terminated. */

@@ -7,7 +7,8 @@
 #                                   unless PURGE=1 (then the config and the pins go too)
 #   scripts/install.sh verify-unit  `systemd-analyze verify` and `security` on deploy/systemd/bpf-agent.service
 #
-# Layout: /usr/lib/bpf-agent/ (the published agent, programs/*.bpf.o, bpf-agent-prepare), /etc/bpf-agent/
+# Layout: /usr/lib/bpf-agent/ (the published agent, programs/*.bpf.o, bpf-agent-prepare), /usr/bin/bpf-agent (a
+# link to the agent), /etc/bpf-agent/
 # (agent.json, programs.d/*.json), /usr/lib/systemd/system/bpf-agent.service, /usr/lib/sysusers.d/bpf-agent.conf,
 # /usr/share/bpf-agent/schema/, /usr/share/doc/bpf-agent/.
 #
@@ -25,6 +26,7 @@ repo=$(pwd)
 DESTDIR=${DESTDIR:-}
 DESTDIR=${DESTDIR%/}
 lib_dir=/usr/lib/bpf-agent
+bin_dir=/usr/bin
 conf_dir=/etc/bpf-agent
 unit_dir=/usr/lib/systemd/system
 sysusers_dir=/usr/lib/sysusers.d
@@ -151,7 +153,10 @@ do_install() {
     mkdir -p "$stage/programs"
     install -m 0644 "$objects"/*.bpf.o "$stage/programs/"
     install -m 0755 deploy/systemd/bpf-agent-prepare "$stage/bpf-agent-prepare"
-    rm -f "$stage/web.config" # IIS only
+    # Not needed to run: IIS's web.config, debug symbols, and the static web asset manifests of the Web SDK
+    # (the agent serves no files).
+    rm -f "$stage/web.config" "$stage"/*.pdb "$stage"/*.staticwebassets.*json
+    rm -rf "$stage/wwwroot"
     find "$stage" -type d -exec chmod 0755 {} +
     find "$stage" -type f ! -name bpf-agent ! -name bpf-agent-prepare -exec chmod 0644 {} +
     chmod 0755 "$stage/bpf-agent"
@@ -162,6 +167,11 @@ do_install() {
     mv "$stage" "$DESTDIR$lib_dir"
     rm -rf "$DESTDIR$lib_dir.old"
     say "installed $DESTDIR$lib_dir ($(find "$DESTDIR$lib_dir" -type f | wc -l) files, objects: $(cd "$DESTDIR$lib_dir/programs" && echo *.bpf.o))"
+
+    # On PATH: a relative link, so it points into the same tree when staged under DESTDIR too.
+    install -d -m 0755 "$DESTDIR$bin_dir"
+    ln -sfn "../lib/bpf-agent/bpf-agent" "$DESTDIR$bin_dir/bpf-agent"
+    say "installed $DESTDIR$bin_dir/bpf-agent -> $lib_dir/bpf-agent"
 
     # The operator's directories keep their owner and mode; new ones are root's, 0755.
     for d in "$DESTDIR$conf_dir" "$DESTDIR$conf_dir/programs.d"; do
@@ -213,7 +223,7 @@ do_install() {
             say "start it with: systemctl enable --now bpf-agent.service"
         fi
     elif [ -z "$DESTDIR" ]; then
-        say "systemd is not running here; the unit is installed for when it is (check the config: $lib_dir/bpf-agent check)"
+        say "systemd is not running here; the unit is installed for when it is (check the config: bpf-agent check)"
     fi
 }
 
@@ -224,6 +234,9 @@ do_uninstall() {
     fi
     rm -rf "$DESTDIR$lib_dir" "$DESTDIR$lib_dir.new" "$DESTDIR$lib_dir.old" "$DESTDIR$share_dir" "$DESTDIR$doc_dir"
     rm -f "$DESTDIR$unit_dir/bpf-agent.service" "$DESTDIR$sysusers_dir/bpf-agent.conf"
+    if [ -L "$DESTDIR$bin_dir/bpf-agent" ] && [ "$(readlink "$DESTDIR$bin_dir/bpf-agent")" = "../lib/bpf-agent/bpf-agent" ]; then
+        rm -f "$DESTDIR$bin_dir/bpf-agent"
+    fi
     if systemd_running; then
         systemctl daemon-reload
     fi

@@ -22,8 +22,7 @@ namespace BpfAgent;
 /// <summary>Wires the daemon: Kestrel on the configured address, Serilog, OpenTelemetry, the program sets and systemd.</summary>
 public static class AgentHost
 {
-    public const string ConsoleTemplate =
-        "{SyslogPriority}[{Timestamp:HH:mm:ss.fff} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}";
+    public const string ConsoleTemplate = LogOutput.ConsoleTemplate;
 
     /// <summary>
     /// A set that does not match its object is a configuration error found in StartAsync; it fails the host's
@@ -53,7 +52,7 @@ public static class AgentHost
             .Filter.ByExcluding(IsHostStartConfigError)
             .Enrich.FromLogContext()
             .Enrich.With<JournaldPriorityEnricher>()
-            .WriteTo.Console(outputTemplate: ConsoleTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture));
+            .WriteTo.AgentConsole(options.LogFormat));
 
         builder.WebHost.UseUrls(options.Listen);
         builder.WebHost.ConfigureKestrel(k =>
@@ -108,6 +107,8 @@ public static class AgentHost
         _ = app.Services.GetRequiredService<RateLimitedLogger>();
         _ = app.Services.GetRequiredService<AgentMetrics>();
         _ = app.Services.GetRequiredService<ProcessMetrics>();
+
+        app.MapGet("/", IndexPage.Handle);
 
         // Histograms aggregated by the agent join the exporter's families in the same response.
         MetricsEndpoint metrics = app.Services.GetRequiredService<MetricsEndpoint>();

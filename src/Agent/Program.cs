@@ -2,34 +2,36 @@ using Bpf;
 using BpfAgent;
 using BpfAgent.Cli;
 using BpfAgent.Configuration;
+using BpfAgent.Logs;
 using Serilog;
 
-// Entry point: parse the command line, then run the daemon, `check` or `inspect`. Wiring lives in AgentHost.
+// Entry point: parse the command line, then run the daemon or a verb. Wiring lives in AgentHost.
 CommandLine cli = CommandLine.Parse(args);
-if (cli.Verb == Verb.Help)
+switch (cli.Verb)
 {
-    if (cli.Error is not null)
-    {
-        Console.Error.WriteLine($"bpf-agent: {cli.Error}");
-    }
+    case Verb.Help:
+        if (cli.Error is not null)
+        {
+            Console.Error.WriteLine($"bpf-agent: {cli.Error}");
+            Console.Error.WriteLine("run `bpf-agent --help` for the verbs and options");
+            return ExitCodes.Usage;
+        }
 
-    (cli.Error is null ? Console.Out : Console.Error).WriteLine(CommandLine.Usage);
-    return cli.Error is null ? ExitCodes.Ok : ExitCodes.Usage;
-}
-
-if (cli.Verb == Verb.Inspect)
-{
-    return InspectCommand.Run(cli.ObjectPath!, Console.Out, Console.Error);
-}
-
-if (cli.Verb == Verb.Check)
-{
-    return CheckCommand.Run(cli, Console.Out);
+        Console.Out.WriteLine(CommandLine.Usage);
+        return ExitCodes.Ok;
+    case Verb.Version:
+        return VersionCommand.Run(Console.Out);
+    case Verb.Inspect:
+        return InspectCommand.Run(cli.ObjectPath!, Console.Out, Console.Error);
+    case Verb.Check:
+        return CheckCommand.Run(cli, Console.Out);
+    case Verb.Pins:
+        return PinsCommand.Run(cli, Console.Out, Console.Error);
 }
 
 Log.Logger = new LoggerConfiguration()
-    .Enrich.With<BpfAgent.Logs.JournaldPriorityEnricher>()
-    .WriteTo.Console(outputTemplate: AgentHost.ConsoleTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture)
+    .Enrich.With<JournaldPriorityEnricher>()
+    .WriteTo.AgentConsole(LogOutput.Text)
     .CreateBootstrapLogger();
 
 // Resolved at each use: Log.Logger is the bootstrap logger until the host replaces it.
@@ -37,6 +39,14 @@ static Serilog.ILogger Startup() => Log.ForContext(Serilog.Core.Constants.Source
 try
 {
     AgentConfiguration config = AgentConfiguration.Load(cli.ConfigDirectory, cli.HostArgs);
+    if (config.Options.LogFormat != LogOutput.Text)
+    {
+        Log.Logger = new LoggerConfiguration()
+            .Enrich.With<JournaldPriorityEnricher>()
+            .WriteTo.AgentConsole(config.Options.LogFormat)
+            .CreateBootstrapLogger();
+    }
+
     if (config.Errors.Count > 0)
     {
         foreach (ConfigError e in config.Errors)
@@ -47,10 +57,22 @@ try
         return ExitCodes.Config;
     }
 
+    foreach (ConfigError w in config.Warnings)
+    {
+        Startup().Warning("Configuration warning: {Warning}", w.ToString());
+    }
+
     if (BpfAgent.Security.Capabilities.MissingMessage(BpfAgent.Security.Capabilities.Effective()) is string missing)
     {
         Startup().Fatal("{Problem}", missing);
         return ExitCodes.NoPermission;
+    }
+
+    // Before any program is attached: an address in use is one line, not a stack trace after the sets are up.
+    if (ListenAddress.TryBind(config.Options.Listen) is string listenProblem)
+    {
+        Startup().Fatal("{Problem}. Fix: {Fix}", listenProblem, ListenAddress.Fix);
+        return ExitCodes.Failure;
     }
 
     Libbpf.EnsureSupported();
@@ -66,6 +88,12 @@ catch (ConfigException e)
     }
 
     return ExitCodes.Config;
+}
+catch (IOException e) when (e.InnerException is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AddressAlreadyInUse })
+{
+    // Taken between the check above and Kestrel's bind.
+    Startup().Fatal("{Problem}. Fix: {Fix}", e.Message, ListenAddress.Fix);
+    return ExitCodes.Failure;
 }
 catch (Exception e)
 {

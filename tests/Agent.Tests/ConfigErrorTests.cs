@@ -91,6 +91,33 @@ public sealed class ConfigErrorTests
         string error = await RunExpectingConfigErrorAsync(config, file, "ringBuffers[0].struct");
         Assert.Contains("'no_such_struct'", error, StringComparison.Ordinal);
         Assert.Contains("anchor", error, StringComparison.Ordinal);
+        Assert.Contains("BPF_AGENT_EVENT(no_such_struct);", error, StringComparison.Ordinal); // the macro the docs describe
+    }
+
+    [KernelFact]
+    public async Task A_string_field_observed_as_a_number_is_named_in_c_terms_not_internal_ones()
+    {
+        using var config = WithGoodSet();
+        string file = config.AddSet("broken", ProgramSetJson.Edit(ProgramSetJson.Exec(1), root =>
+        {
+            root["ringBuffers"]![0]!["metrics"]![0]!["type"] = "gauge";
+            root["ringBuffers"]![0]!["metrics"]![0]!["field"] = "comm";
+        }));
+
+        string error = await RunExpectingConfigErrorAsync(config, file, "ringBuffers[0].metrics[0].field");
+        Assert.Contains("field 'comm' is a char array (char[16], a string), not a number", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("CharArray", error, StringComparison.Ordinal);
+    }
+
+    [KernelFact]
+    public async Task A_decoder_that_does_not_fit_its_field_names_the_fields_c_type()
+    {
+        using var config = WithGoodSet();
+        string file = config.AddSet("broken", ProgramSetJson.Edit(ProgramSetJson.Exec(1), root =>
+            root["ringBuffers"]![0]!["metrics"]![0]!["labels"]![0]!["decoder"] = "errno"));
+
+        string error = await RunExpectingConfigErrorAsync(config, file, "ringBuffers[0].metrics[0].labels[0].decoder");
+        Assert.Contains("decoder 'errno' needs an integer or enum, but field 'comm' is a char array of 16 bytes", error, StringComparison.Ordinal);
     }
 
     [KernelFact]
@@ -111,7 +138,7 @@ public sealed class ConfigErrorTests
         using var config = WithGoodSet();
         string file = config.AddSet("broken", "{\n  \"object\": \"exec.bpf.o\",\n  \"ringBuffers\": [ }\n}\n");
 
-        string error = await RunExpectingConfigErrorAsync(config, file, "line 3");
+        string error = await RunExpectingConfigErrorAsync(config, file, "line 3, column 20");
         Assert.Contains("invalid JSON", error, StringComparison.Ordinal);
     }
 

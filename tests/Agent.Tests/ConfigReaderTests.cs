@@ -418,7 +418,7 @@ public sealed class ConfigReaderTests : IDisposable
     {
         (ProgramSetConfig? set, List<ConfigError> errors) = Read("{\n  \"object\": \"x.bpf.o\",\n  \"optional\": tru\n}\n");
         Assert.Null(set);
-        ConfigError e = Single(errors, "line 3");
+        ConfigError e = Single(errors, "line 3, column 18");
         Assert.Contains("invalid JSON", e.Problem, StringComparison.Ordinal);
 
         (_, errors) = Read("[ 1, 2 ]");
@@ -620,7 +620,9 @@ public sealed class ConfigReaderTests : IDisposable
         Assert.Empty(c.Errors);
         Assert.Equal("http://127.0.0.1:2", c.Options.Listen);
 
+        // Blamed on the command line, where the operator has to change it, not on agent.json.
         c = AgentConfiguration.Load(_dir, ["--Agent:PollTimeoutMs=never"]);
-        Assert.Equal("Agent.PollTimeoutMs", Assert.Single(c.Errors).Key);
+        ConfigError e = Assert.Single(c.Errors);
+        Assert.Equal(("command line", "--Agent:PollTimeoutMs"), (e.File, e.Key));
     }
 }

@@ -13,7 +13,7 @@ namespace BpfAgent.Tests;
 public sealed class HttpHardeningTests
 {
     [KernelFact]
-    public async Task Only_metrics_and_healthz_are_served_and_malformed_or_slow_clients_do_not_stop_the_pipeline()
+    public async Task Only_metrics_healthz_and_the_index_are_served_and_malformed_or_slow_clients_do_not_stop_the_pipeline()
     {
         int self = Environment.ProcessId;
         using var config = new TestConfig();
@@ -24,7 +24,8 @@ public sealed class HttpHardeningTests
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(config.Url + "/metrics")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(config.Url + "/healthz")).StatusCode);
-        foreach (string path in new[] { "/", "/admin", "/metrics/../etc/passwd", "/debug/pprof" })
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(config.Url + "/")).StatusCode); // the index page, nothing below it
+        foreach (string path in new[] { "/index.html", "/admin", "/metrics/../etc/passwd", "/debug/pprof" })
         {
             using HttpResponseMessage r = await http.GetAsync(config.Url + path);
             Assert.Equal(HttpStatusCode.NotFound, r.StatusCode);

@@ -182,8 +182,10 @@ public sealed class ReliabilityFaultTests(ITestOutputHelper output)
         File.SetUnixFileMode(config.Directory, (UnixFileMode)0x1ED); // 0755: uid 65534 must read the config
         File.SetUnixFileMode(config.ProgramsDirectory, (UnixFileMode)0x1ED);
 
+        // uid 65534 may not reach the checkout (under /root, or a mktemp -d directory, both 0700): it runs a copy.
+        using var copy = ReachableCopy.Of(AppContext.BaseDirectory);
         using var agent = new WrappedAgent("setpriv",
-            ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "dotnet", Paths.AgentDll, "--config-dir", config.Directory],
+            ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "dotnet", Path.Combine(copy.Directory, "bpf-agent.dll"), "--config-dir", config.Directory],
             new Dictionary<string, string> { ["HOME"] = "/tmp", ["DOTNET_CLI_HOME"] = "/tmp" });
         int? code = agent.WaitForExit(s_exit);
         Assert.True(code == 77, $"exit {code} (expected 77):\n{agent.Output}");

@@ -153,6 +153,14 @@ public sealed partial class SystemdUnitTests
             Assert.Contains("\"$schema\": \"/usr/share/bpf-agent/schema/program-set.schema.json\"", installed, StringComparison.Ordinal);
         }
 
+        // On PATH, through a link that stays inside DESTDIR; nothing that only debugging or IIS/static files need.
+        var onPath = new FileInfo(dest.Path + "/usr/bin/bpf-agent");
+        Assert.Equal("../lib/bpf-agent/bpf-agent", onPath.LinkTarget);
+        Assert.Equal(Path.GetFullPath(lib + "/bpf-agent"), onPath.ResolveLinkTarget(returnFinalTarget: true)?.FullName);
+        Assert.Empty(Directory.GetFiles(lib, "*.pdb"));
+        Assert.Empty(Directory.GetFiles(lib, "*staticwebassets*"));
+        Assert.False(File.Exists(lib + "/web.config"));
+
         Assert.True(File.Exists(dest.Path + "/usr/share/bpf-agent/schema/program-set.schema.json"));
         Assert.True(File.Exists(dest.Path + "/usr/lib/systemd/system/bpf-agent.service"));
         Assert.True(File.Exists(dest.Path + "/usr/lib/sysusers.d/bpf-agent.conf"));
@@ -181,7 +189,7 @@ public sealed partial class SystemdUnitTests
 
         // The staged apphost starts with the environment the unit gives it (no PATH to dotnet, DOTNET_ROOT only).
         string dotnetRoot = UnitFile.Read(dest.Path + "/usr/lib/systemd/system/bpf-agent.service").Single("Environment")["DOTNET_ROOT=".Length..];
-        (code, string inspect) = Run(lib + "/bpf-agent", ["inspect", lib + "/programs/exec.bpf.o"], dest.Path,
+        (code, string inspect) = Run(dest.Path + "/usr/bin/bpf-agent", ["inspect", lib + "/programs/exec.bpf.o"], dest.Path,
             new Dictionary<string, string> { ["DOTNET_ROOT"] = dotnetRoot, ["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin" }, clearEnvironment: true);
         Assert.True(code == 0, inspect);
         Assert.Contains("handle_exec", inspect, StringComparison.Ordinal);

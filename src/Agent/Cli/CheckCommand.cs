@@ -43,6 +43,23 @@ public static class CheckCommand
             return ExitCodes.Failure;
         }
 
+        foreach (ConfigError w in config.Warnings)
+        {
+            output.WriteLine($"warning: {w}");
+        }
+
+        if (config.Errors.All(e => !e.Key.EndsWith("Listen", StringComparison.Ordinal)) && ListenAddress.TryBind(config.Options.Listen) is string listenProblem)
+        {
+            if (AgentRunsOn(config.Options.PinRoot))
+            {
+                output.WriteLine($"ok: {config.Options.Listen} is in use, by the agent running on {config.Options.PinRoot} as it seems (not checked further)");
+            }
+            else
+            {
+                problems.Add($"{listenProblem}. Fix: {ListenAddress.Fix}");
+            }
+        }
+
         var loader = new ProgramSetLoader(config.Options, Serilog.Core.Logger.None);
         foreach (ProgramSetConfig set in config.Sets)
         {
@@ -71,5 +88,17 @@ public static class CheckCommand
             ? $"bpf-agent check: {config.Sets.Count} program set(s) OK in {cli.ConfigDirectory}"
             : $"bpf-agent check: {problems.Count} problem(s) in {cli.ConfigDirectory}");
         return problems.Count == 0 ? ExitCodes.Ok : configProblem ? ExitCodes.Config : ExitCodes.Failure;
+    }
+
+    /// <summary>Whether an agent holds the pin root's instance lock (then the listen address is its own).</summary>
+    private static bool AgentRunsOn(string pinRoot)
+    {
+        if (!Directory.Exists(pinRoot))
+        {
+            return false;
+        }
+
+        using Security.InstanceLock? probe = Security.InstanceLock.TryAcquire(pinRoot, out string? problem);
+        return probe is null && problem?.Contains("already running", StringComparison.Ordinal) == true;
     }
 }

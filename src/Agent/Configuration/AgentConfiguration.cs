@@ -15,18 +15,15 @@ public sealed record AgentConfiguration(IConfiguration Configuration, AgentOptio
     {
         var errors = new List<ConfigError>();
         string agentFile = Path.Combine(configDirectory, AgentFileName);
-        var builder = new ConfigurationBuilder();
+        // The shipped defaults come first, so an agent.json that is empty (or absent: it is optional) runs as shipped.
+        var builder = new ConfigurationBuilder().AddInMemoryCollection(BuiltInDefaults);
         if (!Directory.Exists(configDirectory))
         {
-            errors.Add(new ConfigError(configDirectory, "", "the config directory does not exist", "create it with agent.json and programs.d/, or pass --config-dir"));
+            errors.Add(new ConfigError(configDirectory, "", "the config directory does not exist", "create it with programs.d/ (and agent.json if the defaults do not suit), or pass --config-dir"));
         }
-        else if (!File.Exists(agentFile))
+        else if (File.Exists(agentFile))
         {
-            errors.Add(new ConfigError(agentFile, "", "does not exist", "create it (see config/agent.json in the source tree)"));
-        }
-        else
-        {
-            builder.AddJsonFile(agentFile, optional: false, reloadOnChange: false);
+            builder.AddJsonFile(agentFile, optional: true, reloadOnChange: false);
         }
 
         builder.AddEnvironmentVariables(EnvironmentPrefix).AddCommandLine(hostArgs);
@@ -44,9 +41,9 @@ public sealed record AgentConfiguration(IConfiguration Configuration, AgentOptio
                 inner = inner.InnerException;
             }
 
-            string key = inner is System.Text.Json.JsonException { LineNumber: long line } ? $"line {line + 1}" : "";
+            string key = inner is System.Text.Json.JsonException e2 ? JsonPosition(e2) : "";
             errors.Add(new ConfigError(agentFile, key, $"invalid JSON: {JsonMessage(inner.Message)}", "fix the JSON syntax"));
-            configuration = new ConfigurationBuilder().AddEnvironmentVariables(EnvironmentPrefix).AddCommandLine(hostArgs).Build();
+            configuration = new ConfigurationBuilder().AddInMemoryCollection(BuiltInDefaults).AddEnvironmentVariables(EnvironmentPrefix).AddCommandLine(hostArgs).Build();
         }
 
         AgentOptions options = AgentOptions.Read(configuration, configDirectory, agentFile, errors);
@@ -60,6 +57,8 @@ public sealed record AgentConfiguration(IConfiguration Configuration, AgentOptio
 
         CheckTrust(agentFile, options, sets, errors);
 
+        errors.AddRange(MetricFamilies.Clashes(sets));
+
         // Metric names are global in the scrape: two sets may not define the same one.
         foreach (IGrouping<string, (ProgramSetConfig Set, MetricConfig Metric)> dup in sets
                      .SelectMany(s => s.RingBuffers.SelectMany(r => r.Metrics).Select(m => (Set: s, Metric: m)))
@@ -70,8 +69,27 @@ public sealed record AgentConfiguration(IConfiguration Configuration, AgentOptio
                 "give it a distinct name, for example prefixed with the set's name"));
         }
 
-        return new AgentConfiguration(configuration, options, sets, errors);
+        return new AgentConfiguration(configuration, options, sets, errors) { Warnings = ConfigWarnings.For(sets) };
     }
+
+    /// <summary>
+    /// The settings an empty agent.json stands for: information-level logs, but the framework's per-request and
+    /// hosting chatter only from warning up (a scrape must not log a line).
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string?> BuiltInDefaults = new Dictionary<string, string?>
+    {
+        ["Serilog:MinimumLevel:Default"] = "Information",
+        ["Serilog:MinimumLevel:Override:Microsoft"] = "Warning",
+        ["Serilog:MinimumLevel:Override:Microsoft.Hosting.Lifetime"] = "Information",
+        ["Serilog:MinimumLevel:Override:libbpf"] = "Information",
+    };
+
+    /// <summary>Things that work but are probably not what was meant (the agent runs; `check` and the log show them).</summary>
+    public IReadOnlyList<ConfigError> Warnings { get; init; } = [];
+
+    /// <summary>"line 3, column 7" (1-based) of a JSON syntax error.</summary>
+    internal static string JsonPosition(System.Text.Json.JsonException e) =>
+        e.LineNumber is long line ? $"line {line + 1}, column {(e.BytePositionInLine ?? 0) + 1}" : "";
 
     /// <summary>System.Text.Json's message without its 0-based position suffix (the key carries the 1-based line).</summary>
     internal static string JsonMessage(string message) => message.Split(" Path:")[0].Split(" LineNumber:")[0].TrimEnd('.', ' ');

@@ -74,6 +74,9 @@ public sealed record AgentOptions
     /// <summary>Maximum seconds a graceful shutdown may take.</summary>
     public double ShutdownTimeoutSeconds { get; init; } = 5;
 
+    /// <summary>Log lines as text (default) or as compact JSON, one object a line ("json").</summary>
+    public string LogFormat { get; init; } = Logs.LogOutput.Text;
+
     public string ProgramsPath => Path.GetFullPath(ProgramsDirectory, ConfigDirectory);
 
     private static readonly string[] s_known =
@@ -81,17 +84,24 @@ public sealed record AgentOptions
         nameof(Listen), nameof(ProgramsDirectory), nameof(PinRoot), nameof(KeepPinsOnExit), nameof(ChannelCapacity),
         nameof(ChannelFullWaitMs), nameof(BatchBytes), nameof(BatchFlushMs), nameof(PollTimeoutMs), nameof(EnableRunTimeStats), nameof(LibbpfLogLinesPerSecond),
         nameof(ShutdownTimeoutSeconds), nameof(DropAlarmRatio), nameof(ReportDropAlarmsInHealth), nameof(WatchConfigDirectory),
+        nameof(LogFormat),
     ];
 
-    /// <summary>Reads and checks the "Agent" section; every problem is listed with the key and the fix.</summary>
+    /// <summary>
+    /// Reads and checks the "Agent" section; every problem is listed with the key and the fix, and blamed on where
+    /// the value came from: agent.json, an environment variable or the command line.
+    /// </summary>
     public static AgentOptions Read(IConfiguration configuration, string configDirectory, string agentFile, List<ConfigError> errors)
     {
         IConfigurationSection s = configuration.GetSection("Agent");
+        ErrorAt error = (key, problem, fix) => errors.Add(SettingSource.Error(configuration, $"Agent:{key}", agentFile, problem, fix));
         foreach (IConfigurationSection child in s.GetChildren())
         {
             if (!s_known.Contains(child.Key, StringComparer.OrdinalIgnoreCase) && child.Key != "$comment")
             {
-                errors.Add(new ConfigError(agentFile, $"Agent.{child.Key}", "is not a known setting", $"remove it; known settings: {string.Join(", ", s_known)}"));
+                error(child.Key, "is not a known setting", DidYouMean.Closest(child.Key, s_known) is string close
+                    ? $"did you mean {close}?"
+                    : $"remove it; known settings: {string.Join(", ", s_known)}");
             }
         }
 
@@ -101,37 +111,46 @@ public sealed record AgentOptions
             Listen = s[nameof(Listen)] ?? DefaultListen,
             ProgramsDirectory = s[nameof(ProgramsDirectory)] ?? "programs.d",
             PinRoot = s[nameof(PinRoot)] ?? DefaultPinRoot,
-            KeepPinsOnExit = Bool(s, nameof(KeepPinsOnExit), true, agentFile, errors),
-            ChannelCapacity = Int(s, nameof(ChannelCapacity), 64, 2, 1 << 20, agentFile, errors),
-            ChannelFullWaitMs = Int(s, nameof(ChannelFullWaitMs), 50, 0, 10_000, agentFile, errors),
-            BatchBytes = Int(s, nameof(BatchBytes), 64 * 1024, 4096, 16 << 20, agentFile, errors),
-            BatchFlushMs = Int(s, nameof(BatchFlushMs), 100, 1, 10_000, agentFile, errors),
-            PollTimeoutMs = Int(s, nameof(PollTimeoutMs), 5, 1, 1000, agentFile, errors),
-            EnableRunTimeStats = Bool(s, nameof(EnableRunTimeStats), false, agentFile, errors),
-            LibbpfLogLinesPerSecond = Int(s, nameof(LibbpfLogLinesPerSecond), 50, 1, 100_000, agentFile, errors),
-            ShutdownTimeoutSeconds = Int(s, nameof(ShutdownTimeoutSeconds), 5, 1, 300, agentFile, errors),
-            DropAlarmRatio = Ratio(s, nameof(DropAlarmRatio), 0.01, agentFile, errors),
-            ReportDropAlarmsInHealth = Bool(s, nameof(ReportDropAlarmsInHealth), false, agentFile, errors),
-            WatchConfigDirectory = Bool(s, nameof(WatchConfigDirectory), true, agentFile, errors),
+            KeepPinsOnExit = Bool(s, nameof(KeepPinsOnExit), true, error),
+            ChannelCapacity = Int(s, nameof(ChannelCapacity), 64, 2, 1 << 20, error),
+            ChannelFullWaitMs = Int(s, nameof(ChannelFullWaitMs), 50, 0, 10_000, error),
+            BatchBytes = Int(s, nameof(BatchBytes), 64 * 1024, 4096, 16 << 20, error),
+            BatchFlushMs = Int(s, nameof(BatchFlushMs), 100, 1, 10_000, error),
+            PollTimeoutMs = Int(s, nameof(PollTimeoutMs), 5, 1, 1000, error),
+            EnableRunTimeStats = Bool(s, nameof(EnableRunTimeStats), false, error),
+            LibbpfLogLinesPerSecond = Int(s, nameof(LibbpfLogLinesPerSecond), 50, 1, 100_000, error),
+            ShutdownTimeoutSeconds = Int(s, nameof(ShutdownTimeoutSeconds), 5, 1, 300, error),
+            DropAlarmRatio = Ratio(s, nameof(DropAlarmRatio), 0.01, error),
+            ReportDropAlarmsInHealth = Bool(s, nameof(ReportDropAlarmsInHealth), false, error),
+            WatchConfigDirectory = Bool(s, nameof(WatchConfigDirectory), true, error),
+            LogFormat = (s[nameof(LogFormat)] ?? Logs.LogOutput.Text).ToLowerInvariant(),
         };
 
-        if (!Uri.TryCreate(o.Listen, UriKind.Absolute, out Uri? uri) || uri.Scheme != "http")
+        if (o.LogFormat is not (Logs.LogOutput.Text or Logs.LogOutput.Json))
         {
-            errors.Add(new ConfigError(agentFile, "Agent.Listen", $"'{o.Listen}' is not an http:// URL", "write for example \"http://127.0.0.1:9435\""));
+            error(nameof(LogFormat), $"'{s[nameof(LogFormat)]}' is not a log format", "use \"text\" or \"json\"");
+            o = o with { LogFormat = Logs.LogOutput.Text };
+        }
+
+        if (ListenAddress.ProblemWith(o.Listen) is string listenProblem)
+        {
+            error(nameof(Listen), listenProblem, "write for example \"http://127.0.0.1:9435\" (a port from 1 to 65535)");
         }
 
         // Normalised first: "/sys/fs/bpf/../../tmp" starts with the right prefix but is not under it.
         string? pinRoot = Path.IsPathRooted(o.PinRoot) ? Path.GetFullPath(o.PinRoot).TrimEnd('/') : null;
         if (pinRoot is null || !pinRoot.StartsWith("/sys/fs/bpf/", StringComparison.Ordinal))
         {
-            errors.Add(new ConfigError(agentFile, "Agent.PinRoot", $"'{o.PinRoot}' is not under /sys/fs/bpf", "use a directory under /sys/fs/bpf, such as /sys/fs/bpf/bpf-agent"));
+            error(nameof(PinRoot), $"'{o.PinRoot}' is not under /sys/fs/bpf", "use a directory under /sys/fs/bpf, such as /sys/fs/bpf/bpf-agent");
             return o;
         }
 
         return o with { PinRoot = pinRoot };
     }
 
-    private static int Int(IConfigurationSection s, string key, int fallback, int min, int max, string file, List<ConfigError> errors)
+    private delegate void ErrorAt(string key, string problem, string fix);
+
+    private static int Int(IConfigurationSection s, string key, int fallback, int min, int max, ErrorAt error)
     {
         string? v = s[key];
         if (v is null)
@@ -144,11 +163,11 @@ public sealed record AgentOptions
             return i;
         }
 
-        errors.Add(new ConfigError(file, $"Agent.{key}", $"'{v}' is not a whole number from {min} to {max}", $"set {key} to a number from {min} to {max}"));
+        error(key, $"'{v}' is not a whole number from {min} to {max}", $"set {key} to a number from {min} to {max}");
         return fallback;
     }
 
-    private static double Ratio(IConfigurationSection s, string key, double fallback, string file, List<ConfigError> errors)
+    private static double Ratio(IConfigurationSection s, string key, double fallback, ErrorAt error)
     {
         string? v = s[key];
         if (v is null)
@@ -161,11 +180,11 @@ public sealed record AgentOptions
             return d;
         }
 
-        errors.Add(new ConfigError(file, $"Agent.{key}", $"'{v}' is not a number from 0 to 1", $"set {key} to a fraction such as 0.01"));
+        error(key, $"'{v}' is not a number from 0 to 1", $"set {key} to a fraction such as 0.01");
         return fallback;
     }
 
-    private static bool Bool(IConfigurationSection s, string key, bool fallback, string file, List<ConfigError> errors)
+    private static bool Bool(IConfigurationSection s, string key, bool fallback, ErrorAt error)
     {
         string? v = s[key];
         if (v is null)
@@ -178,7 +197,7 @@ public sealed record AgentOptions
             return b;
         }
 
-        errors.Add(new ConfigError(file, $"Agent.{key}", $"'{v}' is not true or false", $"set {key} to true or false"));
+        error(key, $"'{v}' is not true or false", $"set {key} to true or false");
         return fallback;
     }
 }

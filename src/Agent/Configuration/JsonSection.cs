@@ -79,7 +79,8 @@ internal sealed class JsonSection
             return value;
         }
 
-        Error(key, $"'{s}' is not a valid value", $"use one of: {string.Join(", ", Names<T>())}");
+        string? close = DidYouMean.Closest(s, Names<T>());
+        Error(key, $"'{s}' is not a valid value", close is not null ? $"did you mean \"{close}\"? (one of: {string.Join(", ", Names<T>())})" : $"use one of: {string.Join(", ", Names<T>())}");
         return fallback;
     }
 
@@ -237,7 +238,7 @@ internal sealed class JsonSection
         {
             if (!_known.Contains(p.Name) && p.Name != "$schema" && p.Name != "$comment")
             {
-                string? close = _known.FirstOrDefault(k => string.Equals(k, p.Name, StringComparison.OrdinalIgnoreCase));
+                string? close = DidYouMean.Closest(p.Name, _known);
                 Error(p.Name, "is not a known key",
                     close is not null ? $"did you mean \"{close}\"?" : $"remove it; known keys here: {string.Join(", ", _known.Order(StringComparer.Ordinal))}");
             }

@@ -53,7 +53,7 @@ public static partial class ProgramSetConfigReader
         }
         catch (JsonException e)
         {
-            errors.Add(new ConfigError(file, $"line {e.LineNumber + 1}", $"invalid JSON: {AgentConfiguration.JsonMessage(e.Message)}", "fix the JSON syntax"));
+            errors.Add(new ConfigError(file, AgentConfiguration.JsonPosition(e), $"invalid JSON: {AgentConfiguration.JsonMessage(e.Message)}", "fix the JSON syntax"));
             return null;
         }
         catch (IOException e)
@@ -175,9 +175,11 @@ public static partial class ProgramSetConfigReader
     {
         string name = ReadMetricName(s);
 
-        MetricKind kind = s.Enum("type", (MetricKind?)MetricKind.Counter, required: true) ?? MetricKind.Counter;
+        // An invalid or missing type is one error: the checks that depend on the type are skipped, not guessed.
+        MetricKind? type = s.Enum("type", (MetricKind?)null, required: true);
+        MetricKind kind = type ?? MetricKind.Counter;
         string? field = s.String("field");
-        if (field is null && kind != MetricKind.Counter)
+        if (field is null && type is not null && kind != MetricKind.Counter)
         {
             s.Error("field", $"is required for a {kind.ToString().ToLowerInvariant()}", "add \"field\": the struct field whose value is observed");
         }
@@ -190,12 +192,18 @@ public static partial class ProgramSetConfigReader
             Help = s.String("help") ?? "",
             Field = field,
             Scale = s.Number("scale", 1),
-            Buckets = ReadBuckets(s, kind),
+            Buckets = type is null ? SkipBuckets(s) : ReadBuckets(s, kind),
             Labels = ReadLabels(s),
             MaxSeries = s.Int("maxSeries", 1000, 1, 100_000),
         };
         s.RejectUnknownKeys();
         return metric;
+    }
+
+    private static List<double>? SkipBuckets(JsonSection s)
+    {
+        _ = s.Raw("buckets");
+        return null;
     }
 
     private static List<double>? ReadBuckets(JsonSection s, MetricKind kind)

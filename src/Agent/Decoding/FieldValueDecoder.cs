@@ -44,7 +44,7 @@ public abstract class FieldValueDecoder
             };
             if (kind == FieldDecoder.Auto)
             {
-                error = $"field '{field.Path}' ({field.Shape}, {field.Size} bytes) has no default decoder; set \"decoder\" (string, ipv4, ipv6...)";
+                error = $"field '{field.Path}' ({field.Shape switch { FieldShape.ByteArray => "a byte array", _ => "not an integer, enum or char array" }}, {field.Size} bytes) has no default decoder; set \"decoder\" (string, ipv4, ipv6...)";
                 return null;
             }
         }
@@ -109,7 +109,7 @@ public abstract class FieldValueDecoder
 
     private static FieldValueDecoder? Fail(EventField field, FieldDecoder kind, string needs, out string? error)
     {
-        error = $"decoder '{kind.ToString().ToLowerInvariant()}' needs {needs}, but field '{field.Path}' is {field.Shape} of {field.Size} bytes";
+        error = $"decoder '{kind.ToString().ToLowerInvariant()}' needs {needs}, but field '{field.Path}' is {field.Shape switch { FieldShape.CharArray => "a char array", FieldShape.ByteArray => "a byte array", FieldShape.Enum => "an enum", FieldShape.Signed => "a signed integer", FieldShape.Unsigned => "an unsigned integer", _ => "not an integer or array" }} of {field.Size} bytes";
         return null;
     }
 

@@ -11,7 +11,7 @@ internal static class Globals
     {
         public string Description => Type.Kind == BtfKind.Int
             ? $"{(Type.Int!.Value.IsSigned ? "signed" : "unsigned")} {Size * 8}-bit integer"
-            : Type.IsCharArray ? $"char[{Size}] string" : $"{Type.Kind} of {Size} bytes";
+            : Type.IsCharArray ? $"char[{Size}] string" : $"{Type.Kind.ToString().ToLowerInvariant()} of {Size} bytes";
     }
 
     public static IEnumerable<Variable> All(OpenBpfObject open) =>
@@ -69,7 +69,7 @@ internal static class Globals
 
         if (v.Type.Kind is not (BtfKind.Int or BtfKind.Enum) || v.Size is not (1 or 2 or 4 or 8))
         {
-            problem = $"'{v.Name}' is a {v.Type.Kind} of {v.Size} bytes; only integers, enums and char arrays can be parameters";
+            problem = $"'{v.Name}' is a {v.Type.Kind.ToString().ToLowerInvariant()} of {v.Size} bytes; only integers, enums and char arrays can be parameters";
             return null;
         }
 

@@ -211,10 +211,10 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
         {
             layout = EventLayout.FromBtf(btf, ring.Struct);
         }
-        catch (KeyNotFoundException e)
+        catch (KeyNotFoundException)
         {
             errors.Add(new ConfigError(config.File, $"{ring.Key}.struct", $"no struct '{ring.Struct}' in the object's BTF",
-                $"check the name; if it is right, anchor it in the C source: {e.Message.Split("anchor it with ")[^1].TrimEnd('.')}"));
+                $"check the name (bpf-agent inspect {config.ObjectPath} lists the structs); if it is right, anchor it in the C source at file scope with BPF_AGENT_EVENT({ring.Struct}); (programs/include/bpf_agent.h), or a global such as struct {ring.Struct} *{ring.Struct}_anchor __attribute__((unused));"));
             return null;
         }
 
@@ -225,7 +225,7 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
                 EventField? f = FindField(config, layout, m.Field, $"{m.Key}.field", errors);
                 if (f is not null && !f.IsInteger)
                 {
-                    errors.Add(new ConfigError(config.File, $"{m.Key}.field", $"field '{m.Field}' is {f.Shape}, not a number",
+                    errors.Add(new ConfigError(config.File, $"{m.Key}.field", $"field '{m.Field}' is {DescribeShape(f)}, not a number",
                         "observe an integer field"));
                 }
             }
@@ -316,4 +316,15 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
         errors.Add(new ConfigError(file, key, problem, "choose a decoder that fits the field's type (see docs/configuration.md)"));
         return null;
     }
+
+    /// <summary>A field's type in the words of its C declaration, not the agent's internal names.</summary>
+    internal static string DescribeShape(EventField f) => f.Shape switch
+    {
+        FieldShape.CharArray => $"a char array (char[{f.Size}], a string)",
+        FieldShape.ByteArray => $"a byte array ({f.Size} bytes)",
+        FieldShape.Enum => $"an enum of {f.Size} bytes",
+        FieldShape.Signed => $"a signed integer of {f.Size} bytes",
+        FieldShape.Unsigned => $"an unsigned integer of {f.Size} bytes",
+        _ => $"a struct, union or other non-integer type of {f.Size} bytes",
+    };
 }

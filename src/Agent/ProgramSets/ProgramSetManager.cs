@@ -133,6 +133,7 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
                 r.Processor.Log?.Flush();
             }
 
+            ShutdownSummary.Log(_logger, _registry);
             UnloadAll();
             _stats?.Dispose();
             _stats = null;
