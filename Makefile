@@ -74,9 +74,11 @@ BENCH_ARGS ?=
 MICRO_ARGS ?= --filter '*'
 CC ?= cc
 BENCH_OBJ := $(BUILD)/bench/producer.bpf.o
+# Every bench/bpf/*.bpf.c (the producer, and the kernel-cost comparison programs).
+BENCH_BPF_OBJS := $(patsubst bench/bpf/%.bpf.c,$(BUILD)/bench/%.bpf.o,$(wildcard bench/bpf/*.bpf.c))
 BENCH_NATIVE := $(BUILD)/bench/bench-native
 
-$(BENCH_OBJ): bench/bpf/producer.bpf.c $(BUILD)/include/vmlinux.h $(BPF_HEADERS)
+$(BUILD)/bench/%.bpf.o: bench/bpf/%.bpf.c $(BUILD)/include/vmlinux.h $(BPF_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -84,7 +86,7 @@ $(BENCH_NATIVE): bench/native/bench_native.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -Wall -Wextra -Werror -o $@ $< -lbpf -lelf -lz -lpthread
 
-bench: build $(BENCH_OBJ) $(BENCH_NATIVE)
+bench: build $(BENCH_BPF_OBJS) $(BENCH_NATIVE)
 	$(DOTNET) bench/Agent.Bench/bin/$(CONFIGURATION)/net10.0/Agent.Bench.dll --root $(CURDIR) --configuration $(CONFIGURATION) $(BENCH_ARGS)
 
 bench-micro: build $(BENCH_OBJ)

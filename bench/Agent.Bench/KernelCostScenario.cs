@@ -12,9 +12,10 @@ internal sealed record KernelCostResult(string Set, string Loop, string PerWhat,
 /// pipeline on the other CPU, and turns on run-time statistics as the agent does by default). Alternated,
 /// repeated, medians. The per-program average from bpf_stats (run_time_ns / run_cnt) is given beside it.
 /// </summary>
-internal static class KernelCostScenario
+internal static partial class KernelCostScenario
 {
-    private sealed record Target(string Set, string Loop, long Iterations, string PerWhat);
+    /// <summary>A shipped set (by its config), or with <paramref name="Object"/> an object loaded without config.</summary>
+    private sealed record Target(string Set, string Loop, long Iterations, string PerWhat, string? Object = null, bool IgnoreSelf = false);
 
     public static List<KernelCostResult> Run(BenchSettings s, Action<string> log)
     {
@@ -57,8 +58,11 @@ internal static class KernelCostScenario
         for (int rep = 0; rep < s.KernelReps; rep++)
         {
             without.Add(Loop(s, t));
+            string[] child = t.Object is null
+                ? ["set-consume", "--config-dir", s.ConfigDirectory, "--set", t.Set]
+                : ["object-attach", "--object", t.Object, .. (t.IgnoreSelf ? (string[])["--ignore-self"] : [])];
             using LineProcess set = LineProcess.Start(t.Set, "taskset",
-                ["-c", Str(s.ConsumerCpu), BenchSettings.Dotnet, BenchSettings.BenchDll, "set-consume", "--config-dir", s.ConfigDirectory, "--set", t.Set]);
+                ["-c", Str(s.ConsumerCpu), BenchSettings.Dotnet, BenchSettings.BenchDll, .. child]);
             string ready = set.ReadLine(TimeSpan.FromSeconds(60));
             if (ready != "ready")
             {
@@ -92,7 +96,7 @@ internal static class KernelCostScenario
             hits.Add(t.PerWhat == "state change" ? maxRuns / t.Iterations : 1);
             bpfNs.Add(nsPerHit);
             log($"  kernel cost {t.Set}: {t.Loop} {without[^1]:F1} ns without, {with[^1]:F1} ns with; bpf_stats {nsPerHit:F1} ns/{t.PerWhat}; " +
-                $"ring received {after.GetValueOrDefault("received")}, kernel drops {after.GetValueOrDefault("kernel_dropped")}");
+                $"ring received {after.GetValueOrDefault("received")}, map entries {after.GetValueOrDefault("map_entries")}, kernel drops {after.GetValueOrDefault("kernel_dropped")}");
         }
 
         double w = ThroughputScenarios.Median(with), wo = ThroughputScenarios.Median(without), h = ThroughputScenarios.Median(hits);

@@ -68,6 +68,12 @@ internal static class Orchestrator
             kernel = KernelCostScenario.Run(s, Log);
         }
 
+        if (s.Only.Contains("kernel-maps"))
+        {
+            Log("kernel-side cost per getppid of one syscall latency histogram: ring, in-kernel map, ebpf_exporter style");
+            kernel.AddRange(KernelCostScenario.RunMapComparison(s, Log));
+        }
+
         string report = Report(s, drains, sustained, startStop, kernel, total.Elapsed);
         Console.Out.Write(report);
         try
