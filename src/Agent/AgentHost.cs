@@ -89,7 +89,7 @@ public static class AgentHost
             sp.GetRequiredService<ProgramSetRegistry>(), sp.GetRequiredService<ProgramSetManager>(),
             () => sp.GetRequiredService<RateLimitedLogger>().Suppressed, options.EnableRunTimeStats));
         builder.Services.AddSingleton<ProcessMetrics>();
-        builder.Services.AddSingleton(sp => new MetricsEndpoint(sp.GetRequiredService<ProgramSetRegistry>().Histograms));
+        builder.Services.AddSingleton(sp => new MetricsEndpoint(sp.GetRequiredService<ProgramSetRegistry>().Histograms, sp.GetRequiredService<ProgramSetRegistry>().ReadMaps));
 
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService("bpf-agent", serviceInstanceId: Environment.MachineName))

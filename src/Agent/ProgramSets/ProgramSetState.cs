@@ -33,6 +33,21 @@ public sealed class ProgramSetRegistry
 
     public void Replace(IEnumerable<ProgramSetState> sets) => _sets = [.. sets];
 
+    /// <summary>Reads every running set's maps (at most once per their max age), before a scrape.</summary>
+    public void ReadMaps()
+    {
+        foreach (ProgramSetState s in _sets)
+        {
+            if (s.Loaded is LoadedProgramSet set)
+            {
+                foreach (Metrics.Maps.MapSource m in set.Maps)
+                {
+                    m.Read(() => { });
+                }
+            }
+        }
+    }
+
     /// <summary>The histogram families of the running sets, for /metrics (one version of each set at a time).</summary>
     public IEnumerable<Metrics.Exposition.IHistogramFamily> Histograms()
     {

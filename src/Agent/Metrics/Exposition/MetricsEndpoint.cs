@@ -9,7 +9,7 @@ namespace BpfAgent.Metrics.Exposition;
 /// agent's own metrics) into a buffer, and the families aggregated outside OpenTelemetry (histograms) follow, in
 /// the format the exporter negotiated (text 0.0.4, or OpenMetrics 1.0 with its one # EOF moved to the end).
 /// </summary>
-public sealed class MetricsEndpoint(Func<IEnumerable<IHistogramFamily>> histograms)
+public sealed class MetricsEndpoint(Func<IEnumerable<IHistogramFamily>> histograms, Action? beforeScrape = null)
 {
     public const string Path = "/metrics";
 
@@ -27,6 +27,9 @@ public sealed class MetricsEndpoint(Func<IEnumerable<IHistogramFamily>> histogra
         // once at the end instead.
         bool gzip = context.Request.Headers.AcceptEncoding.Any(v => v?.Contains("gzip", StringComparison.OrdinalIgnoreCase) == true);
         context.Request.Headers.Remove("Accept-Encoding");
+        // Maps are read first, once: the exporter's counters, gauges and map self-metrics and the histogram families
+        // below then all show the same read.
+        beforeScrape?.Invoke();
         Stream body = context.Response.Body;
         using var buffer = new MemoryStream();
         context.Response.Body = buffer;
