@@ -68,13 +68,20 @@ internal static class Orchestrator
             kernel = KernelCostScenario.Run(s, Log);
         }
 
+        var mapScrapes = new List<MapScrapeResult>();
+        if (s.Only.Contains("map-scrape"))
+        {
+            Log("map scrape: maps of 1k, 10k and 100k entries");
+            mapScrapes = MapScrapeScenario.Run(s, Log);
+        }
+
         if (s.Only.Contains("kernel-maps"))
         {
             Log("kernel-side cost per getppid of one syscall latency histogram: ring, in-kernel map, ebpf_exporter style");
             kernel.AddRange(KernelCostScenario.RunMapComparison(s, Log));
         }
 
-        string report = Report(s, drains, sustained, startStop, kernel, total.Elapsed);
+        string report = Report(s, drains, sustained, startStop, kernel, mapScrapes, total.Elapsed);
         Console.Out.Write(report);
         try
         {
@@ -88,7 +95,7 @@ internal static class Orchestrator
     }
 
     private static string Report(BenchSettings s, List<DrainResult> drains, List<SustainedResult> sustained, StartStopResult? startStop,
-        List<KernelCostResult> kernel, TimeSpan elapsed)
+        List<KernelCostResult> kernel, List<MapScrapeResult> mapScrapes, TimeSpan elapsed)
     {
         var rows = new List<string[]> { s_header };
         foreach (IGrouping<int, DrainResult> g in drains.GroupBy(d => d.Size))
@@ -126,6 +133,12 @@ internal static class Orchestrator
         {
             rows.Add(["start/stop", "bpf-agent (default config)", "start->READY=1; SIGTERM->exit",
                 $"{F(startStop.ReadyMs, 0)} ms; {F(startStop.StopMs, 0)} ms{(startStop.Problem is null ? "" : " (" + startStop.Problem + ")")}", "-"]);
+        }
+
+        foreach (MapScrapeResult m in mapScrapes)
+        {
+            rows.Add([$"map scrape {m.Entries / 1000}k", m.Map, "ms/scrape; B allocated/scrape (/entry)",
+                m.Problem ?? $"{F(m.MsPerScrape, 2)}; {F(m.BytesPerScrape, 0)} ({F(m.BytesPerEntry, 3)})", "-"]);
         }
 
         foreach (KernelCostResult k in kernel)

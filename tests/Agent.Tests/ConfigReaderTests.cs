@@ -574,8 +574,9 @@ public sealed class ConfigReaderTests : IDisposable
     {
         AgentConfiguration c = AgentConfiguration.Load(Paths.ShippedConfig, []);
         Assert.True(c.Errors.Count == 0, string.Join(Environment.NewLine, c.Errors));
-        Assert.Equal(["exec", "syscall_latency", "tcp_state"], c.Sets.Select(s => s.Name));
-        Assert.All(c.Sets, s => Assert.NotEmpty(s.RingBuffers));
+        Assert.Equal(["biolatency", "exec", "runqlat", "syscall_latency", "tcp_state"], c.Sets.Select(s => s.Name));
+        Assert.All(c.Sets, s => Assert.True(s.RingBuffers.Count + s.Maps.Count > 0, $"{s.Name} reads nothing"));
+        Assert.All(c.Sets.Where(s => s.Name is "biolatency" or "runqlat" or "syscall_latency"), s => Assert.NotEmpty(s.Maps));
         Assert.Equal(AgentOptions.DefaultListen, c.Options.Listen);
     }
 
