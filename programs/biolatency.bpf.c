@@ -4,10 +4,13 @@
  * completion (the biolatency of bcc and ebpf_exporter), aggregated in the kernel and read by the
  * agent at scrape.
  *
- * Hooks:   tp_btf/block_rq_issue, tp_btf/block_rq_complete (kernel 5.5+). block_rq_issue's
- *          arguments changed in 5.11 ((q, rq) before, (rq) since): the kernel version libbpf
- *          reports picks the position at load. A request's disk is rq->rq_disk before 5.17 and
- *          rq->q->disk since: CO-RE picks the one the kernel has. No task storage, no kfuncs.
+ * Hooks:   tp_btf/block_rq_issue, tp_btf/block_rq_complete (kernel 5.5+). block_rq_issue takes
+ *          (struct request *rq) since upstream 5.11, and in Debian 11's 5.10 (a stable backport:
+ *          checked in its BTF, so a kernel-version test would pick the wrong argument there). On a
+ *          kernel whose block_rq_issue still takes (q, rq) the object loads but records nothing
+ *          (issues are keyed by the queue, completions never find them). A request's disk is
+ *          rq->rq_disk before 5.17 and rq->q->disk since: CO-RE picks the one the kernel has.
+ *          No task storage, no kfuncs. Loads on Debian 5.10, 6.1 and 6.18 (checked).
  * Map:     bio_latency_hist, BPF_MAP_TYPE_PERCPU_HASH (the agent sums the CPUs),
  *          key   struct bio_hist_key { __u32 dev; enum bio_op op; __u32 bucket; } (12 bytes, no padding)
  *          value struct bpf_agent_hist_slot { __u64 count; __u64 sum; }
@@ -31,8 +34,6 @@ char LICENSE[] SEC("license") = "GPL";
 #define BIO_MAX_BUCKET 26
 #define BIO_REQ_OP_MASK 0xff
 #define BIO_MINORBITS 20
-
-extern __u32 LINUX_KERNEL_VERSION __kconfig;
 
 /* Values equal the kernel's REQ_OP_READ..REQ_OP_DISCARD; every other operation is `other`. Enumerator names are the label values. */
 enum bio_op {
@@ -80,13 +81,11 @@ static __always_inline struct gendisk *request_disk(struct request *rq)
 }
 
 SEC("tp_btf/block_rq_issue")
-int bio_issue(__u64 *ctx)
+int BPF_PROG(bio_issue, struct request *rq)
 {
-	/* (struct request_queue *q, struct request *rq) before 5.11, (struct request *rq) since. */
-	__u64 rq = LINUX_KERNEL_VERSION < KERNEL_VERSION(5, 11, 0) ? ctx[1] : ctx[0];
-	__u64 now = bpf_ktime_get_ns();
+	__u64 key_rq = (__u64)rq, now = bpf_ktime_get_ns();
 
-	bpf_map_update_elem(&bio_start, &rq, &now, BPF_ANY);
+	bpf_map_update_elem(&bio_start, &key_rq, &now, BPF_ANY);
 	return 0;
 }
 

@@ -85,7 +85,7 @@ public readonly unsafe struct BpfMap
         {
             int rc = Interop.Libbpf.bpf_map_lookup_elem(Fd, k, v);
             GC.KeepAlive(_owner); // its handle owns the fd: no finalizer may close it mid-call
-            if (rc == -2)
+            if (rc == -Errno.ENOENT)
             {
                 return false;
             }
@@ -163,7 +163,7 @@ public readonly unsafe struct BpfMap
         {
             int rc = Interop.Libbpf.bpf_map_delete_elem(Fd, k);
             GC.KeepAlive(_owner); // its handle owns the fd: no finalizer may close it mid-call
-            if (rc == -2)
+            if (rc == -Errno.ENOENT)
             {
                 return false;
             }
@@ -188,7 +188,7 @@ public readonly unsafe struct BpfMap
         {
             int rc = Interop.Libbpf.bpf_map_get_next_key(Fd, key.IsEmpty ? null : k, n);
             GC.KeepAlive(_owner); // its handle owns the fd: no finalizer may close it mid-call
-            if (rc == -2)
+            if (rc == -Errno.ENOENT)
             {
                 return false;
             }

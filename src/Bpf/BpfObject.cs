@@ -60,7 +60,6 @@ public sealed unsafe class BpfObject : BpfObjectBase
     /// </summary>
     public IReadOnlyList<BpfLink> AttachAll()
     {
-        const int EOPNOTSUPP = 95;
         var links = new List<BpfLink>();
         try
         {
@@ -75,7 +74,7 @@ public sealed unsafe class BpfObject : BpfObjectBase
                 {
                     links.Add(p.Attach());
                 }
-                catch (BpfException e) when (e.Errno == EOPNOTSUPP)
+                catch (BpfException e) when (e.Errno == Errno.EOPNOTSUPP)
                 {
                     // bpf_program__attach's answer for a section without an attach function, or one that
                     // names no target; the skeleton API skips these silently.

@@ -15,7 +15,7 @@ public static unsafe class BpfSystem
         {
             uint next;
             int rc = Interop.Libbpf.bpf_prog_get_next_id(id, &next);
-            if (rc == -2)
+            if (rc == -Errno.ENOENT)
             {
                 return ids;
             }

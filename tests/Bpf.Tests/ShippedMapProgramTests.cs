@@ -129,6 +129,66 @@ public sealed partial class ShippedMapProgramTests
     }
 
     [KernelFact]
+    public void The_ebpf_exporter_style_bench_program_records_the_same_histogram_as_the_shipped_one()
+    {
+        // The kernel-cost comparison is only fair if both programs do the same work: attached together,
+        // they see the same getppid calls and must agree on counts, buckets and sum.
+        const int Calls = 20_000;
+        string exporterStyle = Path.Combine(TestObjects.RepositoryRoot, "build", "bench", "syscall_latency_exporter_style.bpf.o");
+        using BpfObject shipped = LoadShipped("syscall_latency_map", null, out var shippedLinks);
+        OpenBpfObject open = OpenBpfObject.OpenFile(exporterStyle);
+        using BpfObject other = open.Load();
+        IReadOnlyList<BpfLink> otherLinks = other.AttachAll();
+        try
+        {
+            Trigger.Getppid(Calls);
+        }
+        finally
+        {
+            foreach (BpfLink l in shippedLinks.Concat(otherLinks))
+            {
+                l.Dispose();
+            }
+        }
+
+        string label = SyscallLabel(SyscallNumber("getppid"));
+        var ours = ReadHistogram(shipped.GetMap("syscall_latency_hist")).Where(b => b.Labels == label).ToDictionary(b => b.Index);
+
+        // Theirs: __u64 per { syscall, bucket }, the sum (in microseconds) in bucket 27.
+        var theirs = new Dictionary<uint, ulong>();
+        var reader = new BpfMapReader(other.GetMap("syscall_latency_exp_style"));
+        for (int n = reader.ReadNext(); n > 0; n = reader.ReadNext())
+        {
+            for (int i = 0; i < n; i++)
+            {
+                if (Convert.ToHexString(reader.GetKey(i)[..4]) == label)
+                {
+                    theirs[BinaryPrimitives.ReadUInt32LittleEndian(reader.GetKey(i)[4..])] = reader.SumUnsigned(i, 0);
+                }
+            }
+        }
+
+        ulong theirSumUs = theirs.Remove(MaxBucket + 1, out ulong s) ? s : throw new InvalidOperationException("no sum bucket");
+        ulong ourCount = ours.Values.Aggregate(0UL, (a, b) => a + b.Count);
+        ulong theirCount = theirs.Values.Aggregate(0UL, (a, b) => a + b);
+        // Neither filters by process: the host's other getppid calls in that window count too.
+        Assert.InRange(ourCount, (ulong)Calls, (ulong)Calls + 100);
+        Assert.InRange(theirCount, (ulong)Calls, (ulong)Calls + 100);
+        Assert.InRange((long)ourCount - (long)theirCount, -5, 5);
+
+        // Their timestamps are taken a program run apart from ours: a few calls may cross a bucket edge.
+        foreach (uint b in ours.Keys.Union(theirs.Keys))
+        {
+            long diff = (long)(ours.GetValueOrDefault(b)?.Count ?? 0) - (long)theirs.GetValueOrDefault(b);
+            Assert.True(Math.Abs(diff) <= Calls / 50, $"bucket {b}: ours {ours.GetValueOrDefault(b)?.Count ?? 0}, theirs {theirs.GetValueOrDefault(b)}");
+        }
+
+        // Sums: ours in ns, theirs in whole microseconds per call (floored), so within 1 us a call.
+        double ourSumUs = ours.Values.Aggregate(0UL, (a, b) => a + b.SumNs) / 1000.0;
+        Assert.True(Math.Abs(ourSumUs - theirSumUs) <= Calls, $"sums: ours {ourSumUs:F0} us, theirs {theirSumUs} us");
+    }
+
+    [KernelFact]
     public void Syscall_latency_map_keeps_the_ignored_tgid_out()
     {
         const int Calls = 5000;
