@@ -8,6 +8,18 @@ namespace BpfAgent.Metrics.Exposition;
 /// </summary>
 public static class HistogramFamilyWriter
 {
+    // name + suffix + {labels} (the label text ends in a comma, dropped here) + ' ', without a string per series.
+    private static StringBuilder Sample(StringBuilder sb, string name, string suffix, StringBuilder labels)
+    {
+        sb.Append(name).Append(suffix);
+        if (labels.Length > 0)
+        {
+            sb.Append('{').Append(labels, 0, labels.Length - 1).Append('}');
+        }
+
+        return sb.Append(' ');
+    }
+
     public static void Write(StringBuilder sb, IHistogramFamily family, bool openMetrics)
     {
         IReadOnlyList<double> bounds = family.Bounds;
@@ -55,12 +67,11 @@ public static class HistogramFamilyWriter
                     .Append(cumulative).Append('\n');
             }
 
-            string plain = labels.Length == 0 ? "" : "{" + labels.ToString(0, labels.Length - 1) + "}";
-            sb.Append(family.Name).Append("_sum").Append(plain).Append(' ').Append(PrometheusText.Number(p.Sum)).Append('\n');
-            sb.Append(family.Name).Append("_count").Append(plain).Append(' ').Append(cumulative).Append('\n');
+            PrometheusText.AppendNumber(Sample(sb, family.Name, "_sum", labels), p.Sum).Append('\n');
+            Sample(sb, family.Name, "_count", labels).Append(cumulative).Append('\n');
             if (openMetrics && !double.IsNaN(p.Created))
             {
-                sb.Append(family.Name).Append("_created").Append(plain).Append(' ').Append(PrometheusText.Number(p.Created)).Append('\n');
+                PrometheusText.AppendNumber(Sample(sb, family.Name, "_created", labels), p.Created).Append('\n');
             }
         });
     }

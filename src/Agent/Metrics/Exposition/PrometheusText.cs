@@ -39,6 +39,18 @@ public static class PrometheusText
             : shortest;
     }
 
+    /// <summary><see cref="Number"/> appended without a string, where the shortest form has no exponent (the common case).</summary>
+    public static StringBuilder AppendNumber(StringBuilder sb, double v)
+    {
+        Span<char> buffer = stackalloc char[32];
+        if (double.IsFinite(v) && v.TryFormat(buffer, out int n, "R", CultureInfo.InvariantCulture) && !buffer[..n].Contains('E'))
+        {
+            return sb.Append(buffer[..n]);
+        }
+
+        return sb.Append(Number(v));
+    }
+
     /// <summary>A label value with backslash, double quote and newline escaped.</summary>
     public static void AppendLabelValue(StringBuilder sb, string? value)
     {
