@@ -109,6 +109,63 @@ public sealed partial class MapMetricsTests
         Assert.Equal(s_args.Count(a => a % 4 != 1), Sum(after, "test_map_events_total"));
     }
 
+    [KernelFact]
+    public async Task Scrapes_during_reloads_and_while_a_map_fills_at_full_rate_neither_fail_nor_block()
+    {
+        using var config = new TestConfig();
+        ReliabilityConfig.WriteAgentJson(config);
+        string file = config.AddSet("maps", Json(Environment.ProcessId));
+        using var agent = AgentProcess.StartWithConfig(config);
+        await AgentHealth.WaitHealthyAsync(agent, config.Url);
+
+        using var stop = new CancellationTokenSource();
+        long fills = 0;
+        var filler = new Thread(() =>
+        {
+            var random = new Random(7);
+            while (!stop.IsCancellationRequested)
+            {
+                _ = getpgid(random.Next(1, 900_000));
+                fills++;
+            }
+        });
+        filler.Start();
+        var slowest = TimeSpan.Zero;
+        int scrapes = 0;
+        try
+        {
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+            for (int reload = 1; reload <= 6; reload++)
+            {
+                // A real change each time (the counter's maxSeries), so every reload replaces the set.
+                File.WriteAllText(file, Json(Environment.ProcessId).Replace("\"maxSeries\": 2", $"\"maxSeries\": {2 + reload}", StringComparison.Ordinal));
+                AgentOutput.Hangup(agent);
+                for (int i = 0; i < 10; i++)
+                {
+                    var sw = System.Diagnostics.Stopwatch.StartNew();
+                    using HttpResponseMessage r = await http.GetAsync(config.Url + "/metrics");
+                    string body = await r.Content.ReadAsStringAsync();
+                    sw.Stop();
+                    Assert.Equal(System.Net.HttpStatusCode.OK, r.StatusCode);
+                    Assert.Contains("test_arg_exp2_bucket", body, StringComparison.Ordinal);
+                    slowest = sw.Elapsed > slowest ? sw.Elapsed : slowest;
+                    scrapes++;
+                }
+
+                Assert.True(await AgentOutput.WaitForCountAsync(agent, "Reload finished: ", reload, TimeSpan.FromSeconds(20)), $"reload {reload} did not finish");
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+            filler.Join();
+        }
+
+        Assert.True(slowest < TimeSpan.FromSeconds(2), $"the slowest of {scrapes} scrapes took {slowest}");
+        Assert.True(fills > 10_000, $"the map was filled only {fills} times");
+        Assert.Equal(6, AgentOutput.Count(agent.Output, "Reload: program set maps replaced"));
+    }
+
     private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
 
     private static string PrometheusNumber(double v) => BpfAgent.Metrics.Exposition.PrometheusText.Number(v);
