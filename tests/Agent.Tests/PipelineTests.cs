@@ -59,7 +59,7 @@ public sealed class PipelineTests : IDisposable
     private RingSource Ring(string map, string metricName)
     {
         var config = new MetricConfig { Name = metricName, Kind = MetricKind.Counter, Key = "ringBuffers[0].metrics[0]" };
-        var labels = new LabelSet([("comm", DecodeEvent.Decoder(_layout, "comm", FieldDecoder.String))], maxSeries: 10);
+        var labels = new LabelSet([("comm", DecodeEvent.Decoder(_layout, "comm", "string"))], maxSeries: 10);
         return new RingSource("pipeline", _object.GetMap(map), new SampleProcessor(_layout, [MetricUpdater.Create(_meter, config, labels, null)], null));
     }
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using BpfAgent.Configuration;
+using BpfAgent.Decoding;
 using Microsoft.Extensions.Configuration;
 
 namespace BpfAgent.Tests;
@@ -157,8 +158,10 @@ public sealed partial class SchemaTests : IDisposable
             [.. Resolve(schema, pointer)["enum"]!.AsArray().Select(e => e!.GetValue<string>()).Order(StringComparer.Ordinal)];
 
         Assert.Equal(Lower<MetricKind>(), EnumAt(s, "/$defs/metric/properties/type"));
-        Assert.Equal(Lower<FieldDecoder>(), EnumAt(s, "/$defs/labelDecoder"));
-        Assert.Equal(Lower<FieldDecoder>(d => d != FieldDecoder.Map), EnumAt(s, "/$defs/log/properties/decoders/additionalProperties"));
+        // The decoder names come from the registry's one table.
+        Assert.Equal([.. DecoderRegistry.Names.Order(StringComparer.Ordinal)], EnumAt(s, "/$defs/decoderName"));
+        Assert.Equal([.. DecoderRegistry.PlainNames.Order(StringComparer.Ordinal)], EnumAt(s, "/$defs/plainDecoder"));
+        Assert.Equal([.. DecoderRegistry.PlainNames.Append("map").Order(StringComparer.Ordinal)], EnumAt(s, "/$defs/labelDecoder"));
         Assert.Equal(Lower<Serilog.Events.LogEventLevel>(), EnumAt(s, "/$defs/log/properties/level"));
     }
 
@@ -167,7 +170,7 @@ public sealed partial class SchemaTests : IDisposable
     [InlineData("""{ "object": "a.bpf.o", "pinning": { "enable": true } }""")]
     [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "metrics": [ { "name": "x", "type": "summary" } ] } ] }""")]
     [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "metrics": [ { "name": "x", "type": "gauge" } ] } ] }""")]
-    [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "metrics": [ { "name": "x", "type": "counter", "labels": [ { "field": "f", "decoder": "hex" } ] } ] } ] }""")]
+    [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "metrics": [ { "name": "x", "type": "counter", "labels": [ { "field": "f", "decoder": "hexadecimal" } ] } ] } ] }""")]
     [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "metrics": [ { "name": "x", "type": "counter", "labels": [ { "field": "f", "decoder": "map" } ] } ] } ] }""")]
     [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "metrics": [ { "name": "x", "type": "counter", "buckets": [ 1, 2 ] } ] } ] }""")]
     [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "metrics": [ { "name": "bpf_agent_x", "type": "counter" } ] } ] }""")]

@@ -76,7 +76,11 @@ public abstract class MetricUpdater
 
         public override void Update(ReadOnlySpan<byte> sample)
         {
-            LabelSeries s = Labels.Find(sample);
+            if (Labels.Find(sample) is not LabelSeries s)
+            {
+                return; // label set dropped by a decoder
+            }
+
             s.PendingCount++;
             MarkDirty(s);
         }
@@ -100,7 +104,11 @@ public abstract class MetricUpdater
                 return; // a counter never goes down; a negative field value is not countable
             }
 
-            LabelSeries s = Labels.Find(sample);
+            if (Labels.Find(sample) is not LabelSeries s)
+            {
+                return;
+            }
+
             s.PendingSum += v;
             MarkDirty(s);
         }
@@ -120,7 +128,10 @@ public abstract class MetricUpdater
         public override void Update(ReadOnlySpan<byte> sample)
         {
             double v = Value(sample);
-            _histogram.Record(v, in Labels.Find(sample).TagList);
+            if (Labels.Find(sample) is LabelSeries s)
+            {
+                _histogram.Record(v, in s.TagList);
+            }
         }
     }
 
@@ -131,7 +142,11 @@ public abstract class MetricUpdater
         public override void Update(ReadOnlySpan<byte> sample)
         {
             double v = Value(sample);
-            LabelSeries s = Labels.Find(sample);
+            if (Labels.Find(sample) is not LabelSeries s)
+            {
+                return;
+            }
+
             s.LastValue = v;
             MarkDirty(s);
         }
