@@ -81,6 +81,12 @@ public abstract class FieldValueDecoder
             chain[i] = d;
         }
 
+        // Text decoders first on a char array read its string (as after "string"), not its NUL padding.
+        if (field.Shape == FieldShape.CharArray && chain[0] is StaticMapDecoder or RegexpDecoder)
+        {
+            chain = [new Decoders.StringDecoder(), .. chain];
+        }
+
         error = chain[0].Bind(field);
         if (error is not null)
         {
