@@ -85,6 +85,7 @@ public sealed partial class SchemaTests : IDisposable
         { "ringBuffers/0/metrics/0/buckets", "/$defs/metric/properties/buckets/oneOf/1" },
         { "ringBuffers/0/metrics/0/buckets/exp2", "/$defs/metric/properties/buckets/oneOf/1/properties/exp2" },
         { "ringBuffers/0/metrics/0/labels/0", "/$defs/label" },
+        { "ringBuffers/0/metrics/0/labels/0/decoders/1", "/$defs/decoderObject" },
         { "ringBuffers/0/log", "/$defs/log" },
     };
 
@@ -103,7 +104,7 @@ public sealed partial class SchemaTests : IDisposable
                   "type": "histogram",
                   "field": "latency_ns",
                   "buckets": { "exp2": { "min": 0.001, "max": 1 } },
-                  "labels": [ { "field": "comm" } ]
+                  "labels": [ { "field": "comm", "decoders": [ "string", { "name": "regexp", "regexps": [ "." ] } ] } ]
                 }
               ],
               "log": { "message": "{comm}" }
@@ -176,6 +177,13 @@ public sealed partial class SchemaTests : IDisposable
     [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "metrics": [ { "name": "bpf_agent_x", "type": "counter" } ] } ] }""")]
     [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "log": { "level": "loud", "message": "m" } } ] }""")]
     [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "log": { "message": "m", "decoders": { "f": "map" } } } ] }""")]
+    [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "metrics": [ { "name": "x", "type": "counter", "labels": [ { "field": "f", "decoders": [] } ] } ] } ] }""")]
+    [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "metrics": [ { "name": "x", "type": "counter", "labels": [ { "field": "f", "decoders": [ "regexp" ] } ] } ] } ] }""")]
+    [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "metrics": [ { "name": "x", "type": "counter", "labels": [ { "field": "f", "decoder": "uint", "decoders": [ "uint" ] } ] } ] } ] }""")]
+    [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "metrics": [ { "name": "x", "type": "counter", "labels": [ { "field": "f", "decoders": [ { "name": "uint", "regexps": [ "x" ] } ] } ] } ] } ] }""")]
+    [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "metrics": [ { "name": "x", "type": "counter", "labels": [ { "field": "f", "decoders": [ { "name": "static_map" } ] } ] } ] } ] }""")]
+    [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "metrics": [ { "name": "x", "type": "counter", "labels": [ { "field": "f", "decoders": [ { "name": "map", "static_map": { "1": "a" }, "allow_unknown": true } ] } ] } ] } ] }""")]
+    [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "log": { "message": "m", "decoders": { "f": [ "uint", "hexa" ] } } } ] }""")]
     [InlineData("""{ "object": "a.bpf.o", "dropAlarmRatio": 2 }""")]
     [InlineData("""{ "object": "a.bpf.o", "parameters": { "p": [ 1 ] } }""")]
     public void A_set_the_reader_refuses_the_schema_refuses_too(string json)
