@@ -36,7 +36,7 @@ internal static class DecoderSpecReader
             specs.AddRange(ReadChain(l, "decoders", c));
         }
 
-        if (single == "map")
+        if (single?.ToLowerInvariant() == "map")
         {
             return ApplyValues(l, specs, values);
         }
@@ -106,6 +106,7 @@ internal static class DecoderSpecReader
 
     private static void AddNamed(JsonSection parent, string key, string name, List<DecoderSpec> specs, bool allowMap = false)
     {
+        name = name.ToLowerInvariant(); // names were case-insensitive before the registry; the schema asks for lowercase
         if (!DecoderRegistry.IsKnown(name))
         {
             parent.Error(key, $"'{name}' is not a decoder", $"use one of: {DecoderRegistry.NameList}");
@@ -151,6 +152,7 @@ internal static class DecoderSpecReader
             return null;
         }
 
+        name = name.ToLowerInvariant();
         if (!DecoderRegistry.IsKnown(name))
         {
             o.Error("name", $"'{name}' is not a decoder", $"use one of: {DecoderRegistry.NameList}");
