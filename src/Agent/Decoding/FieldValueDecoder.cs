@@ -93,7 +93,7 @@ public abstract class FieldValueDecoder
             return null;
         }
 
-        if (field.IsInteger && field.Size <= 8)
+        if (field.IsInteger && field.Size <= 8 || LabelDecoder.IsWord(field) && chain[0] is NumberDecoder or KsymDecoder)
         {
             return new IntegerFieldDecoder(field, chain);
         }

@@ -73,9 +73,16 @@ public abstract class LabelDecoder
 
     protected static string Invariant(ulong value) => value.ToString(CultureInfo.InvariantCulture);
 
-    /// <summary>The field needs to be an integer (or enum) of at most 8 bytes.</summary>
+    /// <summary>
+    /// The field needs to be an integer (or enum) of at most 8 bytes, or a byte array of 1, 2, 4 or 8 (a map key's
+    /// slice, as ebpf_exporter cuts them), read as a little-endian unsigned integer.
+    /// </summary>
     protected static string? NeedsInteger(EventField field, string decoder) =>
-        field.IsInteger && field.Size <= 8 ? null : $"decoder '{decoder}' needs an integer or enum, but field '{field.Path}' is {field.Shape} of {field.Size} bytes";
+        field.IsInteger && field.Size <= 8 || IsWord(field) ? null
+            : $"decoder '{decoder}' needs an integer or enum, but field '{field.Path}' is {field.Shape} of {field.Size} bytes";
+
+    /// <summary>A byte array of an integer's size.</summary>
+    internal static bool IsWord(EventField field) => field.Shape == FieldShape.ByteArray && field.BitSize == 0 && field.Size is 1 or 2 or 4 or 8;
 }
 
 /// <summary>

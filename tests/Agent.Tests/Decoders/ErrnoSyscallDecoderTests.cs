@@ -31,6 +31,15 @@ public sealed partial class ErrnoSyscallDecoderTests
     }
 
     [Fact]
+    public void Number_decoders_read_a_word_sized_byte_array_as_a_map_key_slice()
+    {
+        // ebpf_exporter cuts labels from a key by size: 4 raw bytes, little-endian.
+        Assert.Equal("ENOENT", On(Bytes(4), "errno").Label(Int(LibC.ENOENT, 4)));
+        Assert.Equal("ENOENT", On(Bytes(4), "uint", "errno").Label(Int(LibC.ENOENT, 4)));
+        Assert.Contains("errno", Refusal(Bytes(3), new DecoderSpec("errno")), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Syscall_uses_the_table_of_the_architecture()
     {
         Assert.Equal("getppid", ValueNames.Syscall(110, Architecture.X64));
