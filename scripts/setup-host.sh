@@ -11,6 +11,8 @@ done
 [ -f /usr/include/bpf/libbpf.h ] || need_pkgs+=(libbpf-dev)
 [ -f /usr/include/libelf.h ] || need_pkgs+=(libelf-dev)
 [ -f /usr/include/zlib.h ] || need_pkgs+=(zlib1g-dev)
+# The pci_* label decoders read Debian's PCI names (the tests check they are there).
+[ -f /usr/share/misc/pci.ids ] || need_pkgs+=(pci.ids)
 # The end-to-end tests scrape the agent with a real Prometheus (make test sets WITH_PROMETHEUS=1).
 if [ "${WITH_PROMETHEUS:-0}" = 1 ] && ! command -v promtool >/dev/null 2>&1; then
     need_pkgs+=(prometheus)

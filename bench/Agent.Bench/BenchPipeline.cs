@@ -23,7 +23,7 @@ public static class BenchPipeline
     public static MetricUpdater Counter(EventLayout layout)
     {
         EventField comm = layout.Find("comm") ?? throw new InvalidOperationException("no field comm");
-        FieldValueDecoder decoder = FieldValueDecoder.Create(comm, FieldDecoder.Auto, null, out string? error)
+        FieldValueDecoder decoder = FieldValueDecoder.Create(comm, "auto", out string? error)
             ?? throw new InvalidOperationException(error);
         var config = new MetricConfig
         {

@@ -50,8 +50,8 @@ public class PerSampleBenchmarks : IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(s[layout.Find("pid")!.Offset..], 4242);
         Encoding.ASCII.GetBytes("bench-trigger", s[layout.Find("comm")!.Offset..]);
 
-        _comm = FieldValueDecoder.Create(layout.Find("comm")!, FieldDecoder.Auto, null, out _)!;
-        _pid = FieldValueDecoder.Create(layout.Find("pid")!, FieldDecoder.Auto, null, out _)!;
+        _comm = FieldValueDecoder.Create(layout.Find("comm")!, "auto", out _)!;
+        _pid = FieldValueDecoder.Create(layout.Find("pid")!, "auto", out _)!;
         _labels = new LabelSet([("comm", _comm)], 1000);
 
         _provider = Sdk.CreateMeterProviderBuilder()
@@ -70,13 +70,13 @@ public class PerSampleBenchmarks : IDisposable
     }
 
     [Benchmark(Description = "decode: char[16] label (comm)")]
-    public string DecodeCharArray() => _comm!.Label(_sample);
+    public string? DecodeCharArray() => _comm!.Label(_sample);
 
     [Benchmark(Description = "decode: u32 label (pid)")]
-    public string DecodeInt() => _pid!.Label(_sample);
+    public string? DecodeInt() => _pid!.Label(_sample);
 
     [Benchmark(Description = "LabelSet.Find (comm)")]
-    public LabelSeries Find() => _labels!.Find(_sample);
+    public LabelSeries? Find() => _labels!.Find(_sample);
 
     [Benchmark(Description = "update: counter{comm}")]
     public void CounterUpdate() => _counter!.Update(_sample);

@@ -135,10 +135,10 @@ public sealed class ConfigReaderTests : IDisposable
         Assert.Equal("ringBuffers[0].metrics[0]", counter.Key);
         Assert.Equal(["comm", "inner_x", "state", "err"], counter.Labels.Select(l => l.Name));
         Assert.Equal(["comm", "inner.x", "state", "ret"], counter.Labels.Select(l => l.Field));
-        Assert.Equal([FieldDecoder.String, FieldDecoder.Uint, FieldDecoder.Map, FieldDecoder.Errno], counter.Labels.Select(l => l.Decoder));
+        Assert.Equal(["string", "uint", "map", "errno"], counter.Labels.Select(l => Assert.Single(l.Decoders).Name));
         Assert.Equal("ringBuffers[0].metrics[0].labels[2]", counter.Labels[2].Key);
-        Assert.Equal(new Dictionary<long, string> { [1] = "open", [-2] = "closed" }, counter.Labels[2].Values);
-        Assert.Null(counter.Labels[0].Values);
+        Assert.Equal(new Dictionary<string, string> { ["1"] = "open", ["-2"] = "closed" }, counter.Labels[2].Decoders[0].StaticMap);
+        Assert.Null(counter.Labels[0].Decoders[0].StaticMap);
 
         MetricConfig histogram = ring.Metrics[1];
         Assert.Equal(MetricKind.Histogram, histogram.Kind);
@@ -146,7 +146,7 @@ public sealed class ConfigReaderTests : IDisposable
         Assert.Equal(1e-9, histogram.Scale);
         Assert.Equal([0.001, 0.01, 0.1, 1], histogram.Buckets);
         Assert.Equal(1000, histogram.MaxSeries); // the default
-        Assert.Equal(FieldDecoder.Syscall, Assert.Single(histogram.Labels).Decoder);
+        Assert.Equal("syscall", Assert.Single(Assert.Single(histogram.Labels).Decoders).Name);
 
         MetricConfig gauge = ring.Metrics[2];
         Assert.Equal(MetricKind.Gauge, gauge.Kind); // enum values are case-insensitive
@@ -158,7 +158,9 @@ public sealed class ConfigReaderTests : IDisposable
         Assert.Equal(Serilog.Events.LogEventLevel.Warning, log.Level);
         Assert.Equal("exec {comm} ret={ret}", log.Message);
         Assert.Equal(5, log.RatePerSecond);
-        Assert.Equal(new Dictionary<string, FieldDecoder> { ["ret"] = FieldDecoder.Errno, ["saddr"] = FieldDecoder.Ipv4 }, log.Decoders);
+        Assert.Equal(["ret", "saddr"], log.Decoders.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("errno", Assert.Single(log.Decoders["ret"]).Name);
+        Assert.Equal("ipv4", Assert.Single(log.Decoders["saddr"]).Name);
 
         RingConfig other = set.RingBuffers[1];
         Assert.Equal("other", other.Map);
@@ -255,7 +257,7 @@ public sealed class ConfigReaderTests : IDisposable
     [Theory]
     [InlineData("""{ "name": "a_total", "type": "summary" }""", "ringBuffers[0].metrics[0].type", "counter, histogram, gauge")]
     [InlineData("""{ "name": "a_total", "type": "1" }""", "ringBuffers[0].metrics[0].type", "counter")]
-    [InlineData("""{ "name": "a_total", "type": "counter", "labels": [ { "field": "f", "decoder": "hex" } ] }""", "ringBuffers[0].metrics[0].labels[0].decoder", "ipv6")]
+    [InlineData("""{ "name": "a_total", "type": "counter", "labels": [ { "field": "f", "decoder": "hexadecimal" } ] }""", "ringBuffers[0].metrics[0].labels[0].decoder", "ipv6")]
     public void A_bad_enum_value_lists_the_valid_ones(string metric, string key, string inFix)
     {
         (_, List<ConfigError> errors) = Read(SetWithMetrics(metric));

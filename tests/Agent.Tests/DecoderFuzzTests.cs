@@ -31,7 +31,7 @@ public sealed class DecoderFuzzTests(ITestOutputHelper output)
         using OpenBpfObject open = DecodeEvent.Open(out EventLayout layout);
         using BpfObject obj = open.Load();
 
-        MetricUpdater Metric(string name, MetricKind kind, string? field, params (string Label, string Field, FieldDecoder Decoder)[] labels)
+        MetricUpdater Metric(string name, MetricKind kind, string? field, params (string Label, string Field, string Decoder)[] labels)
         {
             var config = new MetricConfig
             {
@@ -50,11 +50,11 @@ public sealed class DecoderFuzzTests(ITestOutputHelper output)
         MetricUpdater[] metrics =
         [
             Metric("fuzz_events_total", MetricKind.Counter, null,
-                ("comm", "comm", FieldDecoder.String), ("u16", "u16v", FieldDecoder.Uint), ("s32", "s32v", FieldDecoder.Int), ("err", "err", FieldDecoder.Errno)),
+                ("comm", "comm", "string"), ("u16", "u16v", "uint"), ("s32", "s32v", "int"), ("err", "err", "errno")),
             Metric("fuzz_latency_seconds", MetricKind.Histogram, "u64v",
-                ("syscall", "syscall_nr", FieldDecoder.Syscall), ("ksym", "kaddr", FieldDecoder.Ksym), ("v4", "addr4", FieldDecoder.Ipv4), ("v6", "addr6", FieldDecoder.Ipv6)),
+                ("syscall", "syscall_nr", "syscall"), ("ksym", "kaddr", "ksym"), ("v4", "addr4", "ipv4"), ("v6", "addr6", "ipv6")),
             Metric("fuzz_level", MetricKind.Gauge, "s32v",
-                ("map", "u8v", FieldDecoder.Map), ("color", "color", FieldDecoder.Enum), ("x", "inner.x", FieldDecoder.Auto), ("delta", "delta", FieldDecoder.Auto)),
+                ("map", "u8v", "map"), ("color", "color", "enum"), ("x", "inner.x", "auto"), ("delta", "delta", "auto")),
             Metric("fuzz_sum_total", MetricKind.Counter, "s64v"),
         ];
 
@@ -64,14 +64,14 @@ public sealed class DecoderFuzzTests(ITestOutputHelper output)
         var logFields = new List<(string, FieldValueDecoder)>();
         foreach (string p in EventLogWriter.Placeholders(template))
         {
-            FieldDecoder kind = p switch
+            string kind = p switch
             {
-                "addr4" => FieldDecoder.Ipv4,
-                "addr6" => FieldDecoder.Ipv6,
-                "err" => FieldDecoder.Errno,
-                "syscall_nr" => FieldDecoder.Syscall,
-                "kaddr" => FieldDecoder.Ksym,
-                _ => FieldDecoder.Auto,
+                "addr4" => "ipv4",
+                "addr6" => "ipv6",
+                "err" => "errno",
+                "syscall_nr" => "syscall",
+                "kaddr" => "ksym",
+                _ => "auto",
             };
             logFields.Add((p, DecodeEvent.Decoder(layout, p, kind)));
         }

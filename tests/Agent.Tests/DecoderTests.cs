@@ -60,8 +60,8 @@ public sealed class DecoderTests
     public void String_stops_at_nul_and_decodes_utf8()
     {
         using OpenBpfObject obj = DecodeEvent.Open(out EventLayout layout);
-        FieldValueDecoder comm = DecodeEvent.Decoder(layout, "comm", FieldDecoder.String);
-        FieldValueDecoder auto = DecodeEvent.Decoder(layout, "comm", FieldDecoder.Auto);
+        FieldValueDecoder comm = DecodeEvent.Decoder(layout, "comm", "string");
+        FieldValueDecoder auto = DecodeEvent.Decoder(layout, "comm", "auto");
 
         byte[] bash = DecodeEvent.Build(layout).Raw("comm", "bash\0garbage!!"u8).Bytes;
         Assert.Equal("bash", comm.Label(bash));
@@ -72,7 +72,7 @@ public sealed class DecoderTests
         Assert.Equal("\uFFFDx", comm.Label(DecodeEvent.Build(layout).Raw("comm", [0xff, (byte)'x']).Bytes)); // invalid UTF-8 is replaced
 
         // Neighbouring fields do not leak in, and a byte array can be read as a string on request.
-        Assert.Equal("ab", DecodeEvent.Decoder(layout, "addr4", FieldDecoder.String).Label(DecodeEvent.Build(layout).Text("addr4", "ab").Text("addr6", "zzz").Bytes));
+        Assert.Equal("ab", DecodeEvent.Decoder(layout, "addr4", "string").Label(DecodeEvent.Build(layout).Text("addr4", "ab").Text("addr6", "zzz").Bytes));
         Assert.Equal("bash", comm.Property(bash));
     }
 
@@ -83,24 +83,24 @@ public sealed class DecoderTests
         byte[] s = DecodeEvent.Build(layout)
             .Int("u8v", 200).Int("u16v", 65535).Int("s32v", -5).UInt64("u64v", ulong.MaxValue).Int("s64v", long.MinValue).Bytes;
 
-        Assert.Equal("200", DecodeEvent.Decoder(layout, "u8v", FieldDecoder.Auto).Label(s));
-        Assert.Equal("65535", DecodeEvent.Decoder(layout, "u16v", FieldDecoder.Uint).Label(s));
-        Assert.Equal("-5", DecodeEvent.Decoder(layout, "s32v", FieldDecoder.Auto).Label(s));
-        Assert.Equal("-5", DecodeEvent.Decoder(layout, "s32v", FieldDecoder.Int).Label(s));
-        Assert.Equal("18446744073709551615", DecodeEvent.Decoder(layout, "u64v", FieldDecoder.Auto).Label(s));
-        Assert.Equal("-9223372036854775808", DecodeEvent.Decoder(layout, "s64v", FieldDecoder.Int).Label(s));
+        Assert.Equal("200", DecodeEvent.Decoder(layout, "u8v", "auto").Label(s));
+        Assert.Equal("65535", DecodeEvent.Decoder(layout, "u16v", "uint").Label(s));
+        Assert.Equal("-5", DecodeEvent.Decoder(layout, "s32v", "auto").Label(s));
+        Assert.Equal("-5", DecodeEvent.Decoder(layout, "s32v", "int").Label(s));
+        Assert.Equal("18446744073709551615", DecodeEvent.Decoder(layout, "u64v", "auto").Label(s));
+        Assert.Equal("-9223372036854775808", DecodeEvent.Decoder(layout, "s64v", "int").Label(s));
 
         // An explicit decoder reinterprets the field's own bits, as a C cast to the same width would.
-        Assert.Equal("4294967291", DecodeEvent.Decoder(layout, "s32v", FieldDecoder.Uint).Label(s));
-        Assert.Equal("-1", DecodeEvent.Decoder(layout, "u16v", FieldDecoder.Int).Label(s));
-        Assert.Equal("-56", DecodeEvent.Decoder(layout, "u8v", FieldDecoder.Int).Label(s));
-        Assert.Equal("-1", DecodeEvent.Decoder(layout, "u64v", FieldDecoder.Int).Label(s));
+        Assert.Equal("4294967291", DecodeEvent.Decoder(layout, "s32v", "uint").Label(s));
+        Assert.Equal("-1", DecodeEvent.Decoder(layout, "u16v", "int").Label(s));
+        Assert.Equal("-56", DecodeEvent.Decoder(layout, "u8v", "int").Label(s));
+        Assert.Equal("-1", DecodeEvent.Decoder(layout, "u64v", "int").Label(s));
 
         // Log properties stay numbers, with the same signedness as the label.
-        Assert.Equal(4294967291UL, DecodeEvent.Decoder(layout, "s32v", FieldDecoder.Uint).Property(s));
-        Assert.Equal(-5L, DecodeEvent.Decoder(layout, "s32v", FieldDecoder.Auto).Property(s));
-        Assert.Equal(ulong.MaxValue, DecodeEvent.Decoder(layout, "u64v", FieldDecoder.Auto).Property(s));
-        Assert.Equal(-1L, DecodeEvent.Decoder(layout, "u16v", FieldDecoder.Int).Property(s));
+        Assert.Equal(4294967291UL, DecodeEvent.Decoder(layout, "s32v", "uint").Property(s));
+        Assert.Equal(-5L, DecodeEvent.Decoder(layout, "s32v", "auto").Property(s));
+        Assert.Equal(ulong.MaxValue, DecodeEvent.Decoder(layout, "u64v", "auto").Property(s));
+        Assert.Equal(-1L, DecodeEvent.Decoder(layout, "u16v", "int").Property(s));
 
         // Metric values read the same way.
         Assert.Equal(-5.0, layout.Find("s32v")!.ReadDouble(s));
@@ -112,7 +112,7 @@ public sealed class DecoderTests
     public void Errno_names_negative_and_positive_values()
     {
         using OpenBpfObject obj = DecodeEvent.Open(out EventLayout layout);
-        FieldValueDecoder errno = DecodeEvent.Decoder(layout, "err", FieldDecoder.Errno);
+        FieldValueDecoder errno = DecodeEvent.Decoder(layout, "err", "errno");
         Assert.Equal("ENOENT", errno.Label(DecodeEvent.Build(layout).Int("err", -2).Bytes));
         Assert.Equal("ENOENT", errno.Label(DecodeEvent.Build(layout).Int("err", 2).Bytes));
         Assert.Equal("EACCES", errno.Label(DecodeEvent.Build(layout).Int("err", -13).Bytes));
@@ -121,7 +121,7 @@ public sealed class DecoderTests
         Assert.Equal("E2147483648", errno.Label(DecodeEvent.Build(layout).Int("err", int.MinValue).Bytes));
 
         // On a 64-bit field every bit pattern has a name, even the one whose negation overflows.
-        FieldValueDecoder wide = DecodeEvent.Decoder(layout, "s64v", FieldDecoder.Errno);
+        FieldValueDecoder wide = DecodeEvent.Decoder(layout, "s64v", "errno");
         Assert.Equal("ENOENT", wide.Label(DecodeEvent.Build(layout).Int("s64v", -2).Bytes));
         Assert.StartsWith("E", wide.Label(DecodeEvent.Build(layout).Int("s64v", long.MinValue).Bytes), StringComparison.Ordinal);
     }
@@ -130,7 +130,7 @@ public sealed class DecoderTests
     public void Syscall_numbers_are_named_on_x86_64()
     {
         using OpenBpfObject obj = DecodeEvent.Open(out EventLayout layout);
-        FieldValueDecoder sys = DecodeEvent.Decoder(layout, "syscall_nr", FieldDecoder.Syscall);
+        FieldValueDecoder sys = DecodeEvent.Decoder(layout, "syscall_nr", "syscall");
         bool x64 = RuntimeInformation.ProcessArchitecture == Architecture.X64;
         Assert.Equal(x64 ? "getpid" : "syscall_39", sys.Label(DecodeEvent.Build(layout).Int("syscall_nr", 39).Bytes));
         Assert.Equal(x64 ? "read" : "syscall_0", sys.Label(DecodeEvent.Build(layout).Int("syscall_nr", 0).Bytes));
@@ -143,7 +143,7 @@ public sealed class DecoderTests
     {
         (ulong address, string name, ulong next) = KallsymsFunction();
         using OpenBpfObject obj = DecodeEvent.Open(out EventLayout layout);
-        FieldValueDecoder ksym = DecodeEvent.Decoder(layout, "kaddr", FieldDecoder.Ksym);
+        FieldValueDecoder ksym = DecodeEvent.Decoder(layout, "kaddr", "ksym");
 
         Assert.Equal(name, ksym.Label(DecodeEvent.Build(layout).UInt64("kaddr", address).Bytes));
         Assert.Equal(name, ksym.Label(DecodeEvent.Build(layout).UInt64("kaddr", address + ((next - address) / 2)).Bytes)); // inside the function
@@ -161,8 +161,8 @@ public sealed class DecoderTests
         byte[] loop6 = new byte[16];
         loop6[15] = 1;
         byte[] doc6 = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34];
-        FieldValueDecoder v4 = DecodeEvent.Decoder(layout, "addr4", FieldDecoder.Ipv4);
-        FieldValueDecoder v6 = DecodeEvent.Decoder(layout, "addr6", FieldDecoder.Ipv6);
+        FieldValueDecoder v4 = DecodeEvent.Decoder(layout, "addr4", "ipv4");
+        FieldValueDecoder v6 = DecodeEvent.Decoder(layout, "addr6", "ipv6");
 
         Assert.Equal("127.0.0.1", v4.Label(DecodeEvent.Build(layout).Raw("addr4", [127, 0, 0, 1]).Bytes));
         Assert.Equal("10.1.2.3", v4.Label(DecodeEvent.Build(layout).Raw("addr4", [10, 1, 2, 3]).Bytes));
@@ -170,7 +170,7 @@ public sealed class DecoderTests
         Assert.Equal("2001:db8::1234", v6.Label(DecodeEvent.Build(layout).Raw("addr6", doc6).Bytes));
 
         // An IPv4 address kept in a wider integer field (network byte order in memory) reads its first 4 bytes.
-        Assert.Equal("127.0.0.1", DecodeEvent.Decoder(layout, "s32v", FieldDecoder.Ipv4).Label(DecodeEvent.Build(layout).Int("s32v", 0x0100007f).Bytes));
+        Assert.Equal("127.0.0.1", DecodeEvent.Decoder(layout, "s32v", "ipv4").Label(DecodeEvent.Build(layout).Int("s32v", 0x0100007f).Bytes));
     }
 
     [KernelFact]
@@ -178,11 +178,11 @@ public sealed class DecoderTests
     {
         using OpenBpfObject obj = DecodeEvent.Open(out EventLayout layout);
         var values = new Dictionary<long, string> { [1] = "one", [2] = "two", [-3] = "minus three" };
-        FieldValueDecoder map = DecodeEvent.Decoder(layout, "u8v", FieldDecoder.Map, values);
+        FieldValueDecoder map = DecodeEvent.Decoder(layout, "u8v", "map", values);
         Assert.Equal("one", map.Label(DecodeEvent.Build(layout).Int("u8v", 1).Bytes));
         Assert.Equal("two", map.Label(DecodeEvent.Build(layout).Int("u8v", 2).Bytes));
         Assert.Equal("7", map.Label(DecodeEvent.Build(layout).Int("u8v", 7).Bytes));
-        Assert.Equal("minus three", DecodeEvent.Decoder(layout, "s32v", FieldDecoder.Map, values).Label(DecodeEvent.Build(layout).Int("s32v", -3).Bytes));
+        Assert.Equal("minus three", DecodeEvent.Decoder(layout, "s32v", "map", values).Label(DecodeEvent.Build(layout).Int("s32v", -3).Bytes));
         Assert.Equal("one", map.Property(DecodeEvent.Build(layout).Int("u8v", 1).Bytes));
     }
 
@@ -190,8 +190,8 @@ public sealed class DecoderTests
     public void Enum_fields_are_named_from_btf()
     {
         using OpenBpfObject obj = DecodeEvent.Open(out EventLayout layout);
-        FieldValueDecoder color = DecodeEvent.Decoder(layout, "color", FieldDecoder.Enum);
-        FieldValueDecoder auto = DecodeEvent.Decoder(layout, "color", FieldDecoder.Auto);
+        FieldValueDecoder color = DecodeEvent.Decoder(layout, "color", "enum");
+        FieldValueDecoder auto = DecodeEvent.Decoder(layout, "color", "auto");
         Assert.Equal("DECODE_RED", color.Label(DecodeEvent.Build(layout).Int("color", DecodeEvent.Red).Bytes));
         Assert.Equal("DECODE_GREEN", auto.Label(DecodeEvent.Build(layout).Int("color", DecodeEvent.Green).Bytes));
         Assert.Equal("DECODE_BLUE", color.Label(DecodeEvent.Build(layout).Int("color", DecodeEvent.Blue).Bytes));
@@ -199,7 +199,7 @@ public sealed class DecoderTests
         Assert.Equal("DECODE_BLUE", auto.Property(DecodeEvent.Build(layout).Int("color", DecodeEvent.Blue).Bytes));
 
         // uint on an enum field gives the number.
-        Assert.Equal("40", DecodeEvent.Decoder(layout, "color", FieldDecoder.Uint).Label(DecodeEvent.Build(layout).Int("color", DecodeEvent.Blue).Bytes));
+        Assert.Equal("40", DecodeEvent.Decoder(layout, "color", "uint").Label(DecodeEvent.Build(layout).Int("color", DecodeEvent.Blue).Bytes));
     }
 
     [KernelFact]
@@ -212,12 +212,12 @@ public sealed class DecoderTests
             .Byte(64, 5 | (17 << 3)).Byte(65, 0xF0 | 0b1101).Byte(66, 0xff).Byte(67, 0xff)
             .Int("u8v", 0xff).Int("err", -1).Bytes;
 
-        Assert.Equal("48879", DecodeEvent.Decoder(layout, "inner.x", FieldDecoder.Auto).Label(s));
-        Assert.Equal("123456", DecodeEvent.Decoder(layout, "inner.y", FieldDecoder.Auto).Label(s));
-        Assert.Equal("5", DecodeEvent.Decoder(layout, "flags", FieldDecoder.Auto).Label(s));
-        Assert.Equal("17", DecodeEvent.Decoder(layout, "level", FieldDecoder.Auto).Label(s));
-        Assert.Equal("-3", DecodeEvent.Decoder(layout, "delta", FieldDecoder.Auto).Label(s));
-        Assert.Equal("13", DecodeEvent.Decoder(layout, "delta", FieldDecoder.Uint).Label(s));
+        Assert.Equal("48879", DecodeEvent.Decoder(layout, "inner.x", "auto").Label(s));
+        Assert.Equal("123456", DecodeEvent.Decoder(layout, "inner.y", "auto").Label(s));
+        Assert.Equal("5", DecodeEvent.Decoder(layout, "flags", "auto").Label(s));
+        Assert.Equal("17", DecodeEvent.Decoder(layout, "level", "auto").Label(s));
+        Assert.Equal("-3", DecodeEvent.Decoder(layout, "delta", "auto").Label(s));
+        Assert.Equal("13", DecodeEvent.Decoder(layout, "delta", "uint").Label(s));
         Assert.Equal(-3.0, layout.Find("delta")!.ReadDouble(s));
         Assert.Equal(17.0, layout.Find("level")!.ReadDouble(s));
     }
@@ -237,39 +237,39 @@ public sealed class DecoderTests
         BitConverter.TryWriteBytes(s.AsSpan(16), 0xffffffffu); // low is 31 bits: the top bit belongs to no field
         s.AsSpan(20).Fill((byte)'x'); // no NUL anywhere: the whole megabyte is the string
 
-        Assert.Equal("18446744073709551615", DecodeEvent.Decoder(big, "whole", FieldDecoder.Auto).Label(s));
+        Assert.Equal("18446744073709551615", DecodeEvent.Decoder(big, "whole", "auto").Label(s));
         Assert.Equal(18446744073709551615.0, big.Find("whole")!.ReadDouble(s));
-        Assert.Equal("-7", DecodeEvent.Decoder(big, "negative", FieldDecoder.Auto).Label(s));
-        Assert.Equal("2147483647", DecodeEvent.Decoder(big, "low", FieldDecoder.Auto).Label(s));
+        Assert.Equal("-7", DecodeEvent.Decoder(big, "negative", "auto").Label(s));
+        Assert.Equal("2147483647", DecodeEvent.Decoder(big, "low", "auto").Label(s));
 
         // Decoded on a thread with a small stack: the string must not be built on the stack.
         string? text = null;
-        var t = new Thread(() => text = DecodeEvent.Decoder(big, "text", FieldDecoder.String).Label(s), maxStackSize: 256 * 1024);
+        var t = new Thread(() => text = DecodeEvent.Decoder(big, "text", "string").Label(s), maxStackSize: 256 * 1024);
         t.Start();
         t.Join();
         Assert.Equal(1 << 20, text!.Length);
         Assert.True(text.All(c => c == 'x'));
 
         s[20 + 3] = 0;
-        Assert.Equal("xxx", DecodeEvent.Decoder(big, "text", FieldDecoder.String).Label(s));
+        Assert.Equal("xxx", DecodeEvent.Decoder(big, "text", "string").Label(s));
     }
 
     [KernelFact]
     public void Create_refuses_a_decoder_that_does_not_fit_its_field()
     {
         using OpenBpfObject obj = DecodeEvent.Open(out EventLayout layout);
-        AssertRefused(layout, "s32v", FieldDecoder.String, "string");
-        AssertRefused(layout, "u16v", FieldDecoder.Enum, "enum");
-        AssertRefused(layout, "s32v", FieldDecoder.Enum, "enum");
-        AssertRefused(layout, "u8v", FieldDecoder.Ipv4, "ipv4");
-        AssertRefused(layout, "addr4", FieldDecoder.Ipv6, "ipv6");
-        AssertRefused(layout, "comm", FieldDecoder.Uint, "uint");
-        AssertRefused(layout, "comm", FieldDecoder.Errno, "errno");
-        AssertRefused(layout, "addr6", FieldDecoder.Map, "map");
-        AssertRefused(layout, "inner", FieldDecoder.Auto, "inner");
-        AssertRefused(layout, "inner", FieldDecoder.Ksym, "ksym");
-        AssertRefused(layout, "addr4", FieldDecoder.Auto, "addr4");
-        AssertRefused(layout, "flags", FieldDecoder.Ipv4, "ipv4");
+        AssertRefused(layout, "s32v", "string", "string");
+        AssertRefused(layout, "u16v", "enum", "enum");
+        AssertRefused(layout, "s32v", "enum", "enum");
+        AssertRefused(layout, "u8v", "ipv4", "ipv4");
+        AssertRefused(layout, "addr4", "ipv6", "ipv6");
+        AssertRefused(layout, "comm", "uint", "uint");
+        AssertRefused(layout, "comm", "errno", "errno");
+        AssertRefused(layout, "addr6", "map", "map");
+        AssertRefused(layout, "inner", "auto", "inner");
+        AssertRefused(layout, "inner", "ksym", "ksym");
+        AssertRefused(layout, "addr4", "auto", "addr4");
+        AssertRefused(layout, "flags", "ipv4", "ipv4");
     }
 
     [KernelFact]
@@ -279,18 +279,18 @@ public sealed class DecoderTests
         (ulong kaddr, _, _) = KallsymsFunction();
         FieldValueDecoder[] decoders =
         [
-            DecodeEvent.Decoder(layout, "comm", FieldDecoder.String),
-            DecodeEvent.Decoder(layout, "u16v", FieldDecoder.Uint),
-            DecodeEvent.Decoder(layout, "s32v", FieldDecoder.Int),
-            DecodeEvent.Decoder(layout, "err", FieldDecoder.Errno),
-            DecodeEvent.Decoder(layout, "syscall_nr", FieldDecoder.Syscall),
-            DecodeEvent.Decoder(layout, "kaddr", FieldDecoder.Ksym),
-            DecodeEvent.Decoder(layout, "addr4", FieldDecoder.Ipv4),
-            DecodeEvent.Decoder(layout, "addr6", FieldDecoder.Ipv6),
-            DecodeEvent.Decoder(layout, "u8v", FieldDecoder.Map, new Dictionary<long, string> { [1] = "one" }),
-            DecodeEvent.Decoder(layout, "color", FieldDecoder.Enum),
-            DecodeEvent.Decoder(layout, "inner.x", FieldDecoder.Auto),
-            DecodeEvent.Decoder(layout, "delta", FieldDecoder.Auto),
+            DecodeEvent.Decoder(layout, "comm", "string"),
+            DecodeEvent.Decoder(layout, "u16v", "uint"),
+            DecodeEvent.Decoder(layout, "s32v", "int"),
+            DecodeEvent.Decoder(layout, "err", "errno"),
+            DecodeEvent.Decoder(layout, "syscall_nr", "syscall"),
+            DecodeEvent.Decoder(layout, "kaddr", "ksym"),
+            DecodeEvent.Decoder(layout, "addr4", "ipv4"),
+            DecodeEvent.Decoder(layout, "addr6", "ipv6"),
+            DecodeEvent.Decoder(layout, "u8v", "map", new Dictionary<long, string> { [1] = "one" }),
+            DecodeEvent.Decoder(layout, "color", "enum"),
+            DecodeEvent.Decoder(layout, "inner.x", "auto"),
+            DecodeEvent.Decoder(layout, "delta", "auto"),
         ];
         byte[] a = Sample(layout, "bash", 1, kaddr);
         byte[] a2 = Sample(layout, "bash", 1, kaddr); // equal content, different buffer
@@ -298,7 +298,7 @@ public sealed class DecoderTests
 
         foreach (FieldValueDecoder d in decoders)
         {
-            string first = d.Label(a);
+            string first = d.Label(a)!;
             Assert.Same(first, d.Label(a2));
             Assert.Same(first, d.Label(a));
             _ = d.Label(b);
@@ -341,7 +341,7 @@ public sealed class DecoderTests
         int n = 0;
         foreach (FieldValueDecoder d in decoders)
         {
-            n += d.Label(a).Length + d.Label(b).Length;
+            n += d.Label(a)!.Length + d.Label(b)!.Length;
         }
 
         return n;
@@ -352,9 +352,10 @@ public sealed class DecoderTests
         .UInt64("kaddr", kaddr).Raw("addr4", [10, 0, 0, (byte)n]).Raw("addr6", [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (byte)n])
         .Int("u8v", n).Int("color", n).Int("inner.x", n).Byte(65, (byte)n).Bytes;
 
-    private static void AssertRefused(EventLayout layout, string field, FieldDecoder kind, string expectedInError)
+    private static void AssertRefused(EventLayout layout, string field, string kind, string expectedInError)
     {
-        FieldValueDecoder? d = FieldValueDecoder.Create(layout.Find(field)!, kind, null, out string? error);
+        var spec = new DecoderSpec(kind) { StaticMap = kind == "map" ? new Dictionary<string, string>() : null };
+        FieldValueDecoder? d = FieldValueDecoder.Create(layout.Find(field)!, [spec], null, out string? error);
         Assert.True(d is null, $"{kind} on {field} was accepted");
         Assert.False(string.IsNullOrEmpty(error));
         Assert.Contains(expectedInError, error, StringComparison.Ordinal);

@@ -26,7 +26,7 @@ public sealed class LabelSetTests
     public void Past_the_series_limit_new_label_sets_go_to_overflow_and_are_counted()
     {
         using OpenBpfObject obj = DecodeEvent.Open(out EventLayout layout);
-        var labels = new LabelSet([("comm", DecodeEvent.Decoder(layout, "comm", FieldDecoder.String))], maxSeries: 3);
+        var labels = new LabelSet([("comm", DecodeEvent.Decoder(layout, "comm", "string"))], maxSeries: 3);
         byte[][] samples = [.. s_comms.Select(c => DecodeEvent.Build(layout).Text("comm", c).Bytes)];
 
         string[] values = [.. samples.Select(s => (string)AsDictionary(labels.Tags(s))["comm"]!)];
@@ -60,10 +60,10 @@ public sealed class LabelSetTests
         using OpenBpfObject obj = DecodeEvent.Open(out EventLayout layout);
         var labels = new LabelSet(
             [
-                ("comm", DecodeEvent.Decoder(layout, "comm", FieldDecoder.String)),
-                ("err", DecodeEvent.Decoder(layout, "err", FieldDecoder.Errno)),
-                ("color", DecodeEvent.Decoder(layout, "color", FieldDecoder.Enum)),
-                ("x", DecodeEvent.Decoder(layout, "inner.x", FieldDecoder.Auto)),
+                ("comm", DecodeEvent.Decoder(layout, "comm", "string")),
+                ("err", DecodeEvent.Decoder(layout, "err", "errno")),
+                ("color", DecodeEvent.Decoder(layout, "color", "enum")),
+                ("x", DecodeEvent.Decoder(layout, "inner.x", "auto")),
             ],
             maxSeries: 2);
         Assert.Equal(4, labels.Count);
@@ -93,8 +93,8 @@ public sealed class LabelSetTests
         using OpenBpfObject obj = DecodeEvent.Open(out EventLayout layout);
         var labels = new LabelSet(
             [
-                ("comm", DecodeEvent.Decoder(layout, "comm", FieldDecoder.String)),
-                ("nr", DecodeEvent.Decoder(layout, "syscall_nr", FieldDecoder.Syscall)),
+                ("comm", DecodeEvent.Decoder(layout, "comm", "string")),
+                ("nr", DecodeEvent.Decoder(layout, "syscall_nr", "syscall")),
             ],
             maxSeries: 1);
         byte[] known = DecodeEvent.Build(layout).Text("comm", "bash").Int("syscall_nr", 39).Bytes;
@@ -125,7 +125,7 @@ public sealed class LabelSetTests
         Assert.Empty(none.Tags(new byte[layout.Size]));
         Assert.Equal(0, none.OverflowSamples);
 
-        FieldValueDecoder d = DecodeEvent.Decoder(layout, "u8v", FieldDecoder.Uint);
+        FieldValueDecoder d = DecodeEvent.Decoder(layout, "u8v", "uint");
         Assert.Throws<ArgumentException>(() => new LabelSet([("a", d), ("b", d), ("c", d), ("d", d), ("e", d)], maxSeries: 10));
     }
 }

@@ -97,12 +97,12 @@ public sealed class LimiterTests
 
         var writer = new EventLogWriter(logger, LogEventLevel.Information, template,
             [
-                ("comm", DecodeEvent.Decoder(layout, "comm", FieldDecoder.Auto)),
-                ("s32v", DecodeEvent.Decoder(layout, "s32v", FieldDecoder.Auto)),
-                ("err", DecodeEvent.Decoder(layout, "err", FieldDecoder.Errno)),
-                ("addr4", DecodeEvent.Decoder(layout, "addr4", FieldDecoder.Ipv4)),
-                ("color", DecodeEvent.Decoder(layout, "color", FieldDecoder.Auto)),
-                ("u64v", DecodeEvent.Decoder(layout, "u64v", FieldDecoder.Auto)),
+                ("comm", DecodeEvent.Decoder(layout, "comm", "auto")),
+                ("s32v", DecodeEvent.Decoder(layout, "s32v", "auto")),
+                ("err", DecodeEvent.Decoder(layout, "err", "errno")),
+                ("addr4", DecodeEvent.Decoder(layout, "addr4", "ipv4")),
+                ("color", DecodeEvent.Decoder(layout, "color", "auto")),
+                ("u64v", DecodeEvent.Decoder(layout, "u64v", "auto")),
             ],
             ratePerSecond: 10, "myset", "events", new ManualTime());
 
@@ -133,7 +133,7 @@ public sealed class LimiterTests
         Serilog.ILogger logger = new Serilog.LoggerConfiguration().MinimumLevel.Verbose().WriteTo.Sink(sink).CreateLogger();
         var time = new ManualTime();
         var writer = new EventLogWriter(logger, LogEventLevel.Debug, EventLogWriter.Parse("n={u16v}"),
-            [("u16v", DecodeEvent.Decoder(layout, "u16v", FieldDecoder.Auto))], ratePerSecond: 3, "myset", "events", time);
+            [("u16v", DecodeEvent.Decoder(layout, "u16v", "auto"))], ratePerSecond: 3, "myset", "events", time);
 
         for (int i = 0; i < 10; i++)
         {
@@ -181,7 +181,7 @@ public sealed class LimiterTests
         var sink = new CollectingSink();
         Serilog.ILogger logger = new Serilog.LoggerConfiguration().MinimumLevel.Warning().WriteTo.Sink(sink).CreateLogger();
         var writer = new EventLogWriter(logger, LogEventLevel.Information, EventLogWriter.Parse("n={u16v}"),
-            [("u16v", DecodeEvent.Decoder(layout, "u16v", FieldDecoder.Auto))], ratePerSecond: 1, "myset", "events", new ManualTime());
+            [("u16v", DecodeEvent.Decoder(layout, "u16v", "auto"))], ratePerSecond: 1, "myset", "events", new ManualTime());
         for (int i = 0; i < 10; i++)
         {
             writer.Write(new byte[layout.Size]);

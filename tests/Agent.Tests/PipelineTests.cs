@@ -47,7 +47,7 @@ public sealed class PipelineTests : IDisposable
     {
         var config = new MetricConfig { Name = metricName, Kind = MetricKind.Counter, Key = "ringBuffers[0].metrics[0]" };
         config = config with { MaxSeries = 10 };
-        MetricUpdater counter = MetricUpdater.Create(config, [("comm", DecodeEvent.Decoder(_layout, "comm", FieldDecoder.String))], null);
+        MetricUpdater counter = MetricUpdater.Create(config, [("comm", DecodeEvent.Decoder(_layout, "comm", "string"))], null);
         var ring = new RingSource("pipeline", _object.GetMap(map), new SampleProcessor(_layout, [counter], null));
         _rings.Add(ring);
         return ring;

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using BpfAgent.Configuration;
+using BpfAgent.Decoding;
 using Microsoft.Extensions.Configuration;
 
 namespace BpfAgent.Tests;
@@ -84,6 +85,7 @@ public sealed partial class SchemaTests : IDisposable
         { "ringBuffers/0/metrics/0/buckets", "/$defs/metric/properties/buckets/oneOf/1" },
         { "ringBuffers/0/metrics/0/buckets/exp2", "/$defs/metric/properties/buckets/oneOf/1/properties/exp2" },
         { "ringBuffers/0/metrics/0/labels/0", "/$defs/label" },
+        { "ringBuffers/0/metrics/0/labels/0/decoders/1", "/$defs/decoderObject" },
         { "ringBuffers/0/log", "/$defs/log" },
         { "maps/0", "/$defs/map" },
         { "maps/0/metrics/0", "/$defs/mapMetric" },
@@ -107,7 +109,7 @@ public sealed partial class SchemaTests : IDisposable
                   "type": "histogram",
                   "field": "latency_ns",
                   "buckets": { "exp2": { "min": 0.001, "max": 1 } },
-                  "labels": [ { "field": "comm" } ]
+                  "labels": [ { "field": "comm", "decoders": [ "string", { "name": "regexp", "regexps": [ "." ] } ] } ]
                 }
               ],
               "log": { "message": "{comm}" }
@@ -177,8 +179,10 @@ public sealed partial class SchemaTests : IDisposable
             [.. Resolve(schema, pointer)["enum"]!.AsArray().Select(e => e!.GetValue<string>()).Order(StringComparer.Ordinal)];
 
         Assert.Equal(Lower<MetricKind>(), EnumAt(s, "/$defs/metric/properties/type"));
-        Assert.Equal(Lower<FieldDecoder>(), EnumAt(s, "/$defs/labelDecoder"));
-        Assert.Equal(Lower<FieldDecoder>(d => d != FieldDecoder.Map), EnumAt(s, "/$defs/log/properties/decoders/additionalProperties"));
+        // The decoder names come from the registry's one table.
+        Assert.Equal([.. DecoderRegistry.Names.Order(StringComparer.Ordinal)], EnumAt(s, "/$defs/decoderName"));
+        Assert.Equal([.. DecoderRegistry.PlainNames.Order(StringComparer.Ordinal)], EnumAt(s, "/$defs/plainDecoder"));
+        Assert.Equal([.. DecoderRegistry.PlainNames.Append("map").Order(StringComparer.Ordinal)], EnumAt(s, "/$defs/labelDecoder"));
         Assert.Equal(Lower<Serilog.Events.LogEventLevel>(), EnumAt(s, "/$defs/log/properties/level"));
     }
 
@@ -187,12 +191,19 @@ public sealed partial class SchemaTests : IDisposable
     [InlineData("""{ "object": "a.bpf.o", "pinning": { "enable": true } }""")]
     [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "metrics": [ { "name": "x", "type": "summary" } ] } ] }""")]
     [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "metrics": [ { "name": "x", "type": "gauge" } ] } ] }""")]
-    [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "metrics": [ { "name": "x", "type": "counter", "labels": [ { "field": "f", "decoder": "hex" } ] } ] } ] }""")]
+    [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "metrics": [ { "name": "x", "type": "counter", "labels": [ { "field": "f", "decoder": "hexadecimal" } ] } ] } ] }""")]
     [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "metrics": [ { "name": "x", "type": "counter", "labels": [ { "field": "f", "decoder": "map" } ] } ] } ] }""")]
     [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "metrics": [ { "name": "x", "type": "counter", "buckets": [ 1, 2 ] } ] } ] }""")]
     [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "metrics": [ { "name": "bpf_agent_x", "type": "counter" } ] } ] }""")]
     [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "log": { "level": "loud", "message": "m" } } ] }""")]
     [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "log": { "message": "m", "decoders": { "f": "map" } } } ] }""")]
+    [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "metrics": [ { "name": "x", "type": "counter", "labels": [ { "field": "f", "decoders": [] } ] } ] } ] }""")]
+    [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "metrics": [ { "name": "x", "type": "counter", "labels": [ { "field": "f", "decoders": [ "regexp" ] } ] } ] } ] }""")]
+    [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "metrics": [ { "name": "x", "type": "counter", "labels": [ { "field": "f", "decoder": "uint", "decoders": [ "uint" ] } ] } ] } ] }""")]
+    [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "metrics": [ { "name": "x", "type": "counter", "labels": [ { "field": "f", "decoders": [ { "name": "uint", "regexps": [ "x" ] } ] } ] } ] } ] }""")]
+    [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "metrics": [ { "name": "x", "type": "counter", "labels": [ { "field": "f", "decoders": [ { "name": "static_map" } ] } ] } ] } ] }""")]
+    [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "metrics": [ { "name": "x", "type": "counter", "labels": [ { "field": "f", "decoders": [ { "name": "map", "static_map": { "1": "a" }, "allow_unknown": true } ] } ] } ] } ] }""")]
+    [InlineData("""{ "object": "a.bpf.o", "ringBuffers": [ { "map": "m", "struct": "s", "log": { "message": "m", "decoders": { "f": [ "uint", "hexa" ] } } } ] }""")]
     [InlineData("""{ "object": "a.bpf.o", "dropAlarmRatio": 2 }""")]
     [InlineData("""{ "object": "a.bpf.o", "parameters": { "p": [ 1 ] } }""")]
     public void A_set_the_reader_refuses_the_schema_refuses_too(string json)

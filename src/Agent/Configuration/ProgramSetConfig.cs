@@ -96,23 +96,6 @@ public sealed record MetricConfig
     public int MaxSeries { get; init; } = 1000;
 }
 
-/// <summary>How a field's raw value becomes a label value or a log property.</summary>
-public enum FieldDecoder
-{
-    /// <summary>By the field's BTF type: char arrays as strings, enums by name, integers as numbers.</summary>
-    Auto,
-    String,
-    Uint,
-    Int,
-    Errno,
-    Syscall,
-    Ksym,
-    Ipv4,
-    Ipv6,
-    Map,
-    Enum,
-}
-
 public sealed record LabelConfig
 {
     /// <summary>The Prometheus label name.</summary>
@@ -123,10 +106,8 @@ public sealed record LabelConfig
 
     public required string Key { get; init; }
 
-    public FieldDecoder Decoder { get; init; } = FieldDecoder.Auto;
-
-    /// <summary>For <see cref="FieldDecoder.Map"/>: value to name.</summary>
-    public IReadOnlyDictionary<long, string>? Values { get; init; }
+    /// <summary>How the field's value becomes the label's: decoders applied in order (empty: by the field's BTF type).</summary>
+    public IReadOnlyList<BpfAgent.Decoding.DecoderSpec> Decoders { get; init; } = [];
 }
 
 public sealed record LogConfig
@@ -142,5 +123,6 @@ public sealed record LogConfig
     public double RatePerSecond { get; init; } = 10;
 
     /// <summary>Decoders for placeholders that need one (default: by BTF type).</summary>
-    public IReadOnlyDictionary<string, FieldDecoder> Decoders { get; init; } = new Dictionary<string, FieldDecoder>();
+    public IReadOnlyDictionary<string, IReadOnlyList<BpfAgent.Decoding.DecoderSpec>> Decoders { get; init; } =
+        new Dictionary<string, IReadOnlyList<BpfAgent.Decoding.DecoderSpec>>();
 }

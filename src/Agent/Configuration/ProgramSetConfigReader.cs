@@ -292,9 +292,7 @@ public static partial class ProgramSetConfigReader
                 l.Error("name", $"'{name}' is not a valid Prometheus label name", "use letters, digits and '_', not starting with a digit or '__'");
             }
 
-            FieldDecoder decoder = l.Enum("decoder", (FieldDecoder?)FieldDecoder.Auto) ?? FieldDecoder.Auto;
-            IReadOnlyDictionary<long, string>? values = ReadValueNames(l, decoder);
-            labels.Add(new LabelConfig { Key = l.Path, Name = name, Field = field ?? "", Decoder = decoder, Values = values });
+            labels.Add(new LabelConfig { Key = l.Path, Name = name, Field = field ?? "", Decoders = DecoderSpecReader.ReadLabel(l) });
             l.RejectUnknownKeys();
         }
 
@@ -311,54 +309,9 @@ public static partial class ProgramSetConfigReader
         return labels;
     }
 
-    private static Dictionary<long, string>? ReadValueNames(JsonSection l, FieldDecoder decoder)
-    {
-        IReadOnlyList<(string Name, JsonElement Value)>? props = l.Properties("values");
-        if (decoder != FieldDecoder.Map)
-        {
-            if (props is not null)
-            {
-                l.Error("values", "only the \"map\" decoder takes values", "remove \"values\" or set \"decoder\": \"map\"");
-            }
-
-            return null;
-        }
-
-        if (props is null)
-        {
-            l.Error("values", "is required by the \"map\" decoder", "add \"values\": { \"1\": \"name\", ... }");
-            return null;
-        }
-
-        var map = new Dictionary<long, string>();
-        foreach ((string key, JsonElement value) in props)
-        {
-            if (!long.TryParse(key, NumberStyles.Integer, CultureInfo.InvariantCulture, out long k) || value.ValueKind != JsonValueKind.String)
-            {
-                l.Error($"values.{key}", "keys must be integers and values strings", "write \"values\": { \"1\": \"name\" }");
-                continue;
-            }
-
-            map[k] = value.GetString()!;
-        }
-
-        return map;
-    }
-
     private static LogConfig ReadLog(JsonSection s)
     {
-        var decoders = new Dictionary<string, FieldDecoder>();
-        foreach ((string field, JsonElement value) in s.Properties("decoders") ?? [])
-        {
-            if (value.ValueKind == JsonValueKind.String && Enum.TryParse(value.GetString(), true, out FieldDecoder d) && d != FieldDecoder.Map)
-            {
-                decoders[field] = d;
-            }
-            else
-            {
-                s.Error($"decoders.{field}", $"{JsonSection.Describe(value)} is not a decoder", "use one of: auto, string, uint, int, errno, syscall, ksym, ipv4, ipv6, enum");
-            }
-        }
+        Dictionary<string, IReadOnlyList<Decoding.DecoderSpec>> decoders = DecoderSpecReader.ReadLog(s);
 
         var log = new LogConfig
         {

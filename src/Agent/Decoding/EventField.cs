@@ -27,6 +27,12 @@ public sealed class EventField
         EnumType = enumType;
     }
 
+    /// <summary>A field at a byte offset (for <see cref="EventLayout.FromFields"/>).</summary>
+    public static EventField At(string path, int offset, int size, FieldShape shape) => new(path, offset * 8, 0, size, shape, null);
+
+    /// <summary>A bitfield of <paramref name="bitSize"/> bits at <paramref name="bitOffset"/> in a unit of <paramref name="size"/> bytes.</summary>
+    public static EventField Bits(string path, int bitOffset, int bitSize, int size, FieldShape shape) => new(path, bitOffset, bitSize, size, shape, null);
+
     public string Path { get; }
 
     public int Offset { get; }

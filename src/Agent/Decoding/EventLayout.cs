@@ -57,6 +57,29 @@ public sealed class EventLayout
         return new EventLayout(type.Name, t.Size, fields);
     }
 
+    /// <summary>
+    /// A layout from a field list instead of BTF (decoders and labels tested without an object, or a layout known
+    /// another way). Throws when a field lies outside <paramref name="size"/> or a path repeats.
+    /// </summary>
+    public static EventLayout FromFields(string structName, int size, IEnumerable<EventField> fields)
+    {
+        var byPath = new Dictionary<string, EventField>(StringComparer.Ordinal);
+        foreach (EventField f in fields)
+        {
+            if (f.Offset < 0 || f.Size <= 0 || f.Offset + f.Size > size)
+            {
+                throw new ArgumentException($"field '{f.Path}' ({f.Offset}+{f.Size}) lies outside the {size}-byte struct", nameof(fields));
+            }
+
+            if (!byPath.TryAdd(f.Path, f))
+            {
+                throw new ArgumentException($"field '{f.Path}' appears twice", nameof(fields));
+            }
+        }
+
+        return new EventLayout(structName, size, byPath);
+    }
+
     public EventField? Find(string path) => _fields.GetValueOrDefault(path);
 
     private static void Collect(BtfType type, string prefix, int baseBits, Dictionary<string, EventField> fields, int depth)

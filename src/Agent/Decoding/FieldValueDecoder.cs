@@ -1,13 +1,13 @@
-using System.Globalization;
-using System.Net;
 using System.Text;
-using BpfAgent.Configuration;
+using BpfAgent.Decoding.Decoders;
 
 namespace BpfAgent.Decoding;
 
 /// <summary>
-/// Turns a field of a sample into a label value (a cached string: no allocation once a value was seen) or a
-/// log property. One instance per label or log placeholder; used from one worker thread.
+/// Turns a field of a sample into a label value or a log property through a chain of <see cref="LabelDecoder"/>s
+/// (one decoder by default). Results are cached by the field's raw value, so a value seen before costs a lookup and
+/// no allocation, and equal labels are the same string instance (label sets are told apart by instance). A null
+/// label means a decoder dropped the label set. One instance per label or log placeholder; used from one worker.
 /// </summary>
 public abstract class FieldValueDecoder
 {
@@ -18,292 +18,125 @@ public abstract class FieldValueDecoder
     /// </remarks>
     public const int CacheLimit = 100_000;
 
-    protected FieldValueDecoder(EventField field) => Field = field;
+    private readonly LabelDecoder[] _chain;
+    private readonly Dictionary<string, string> _interned = new(StringComparer.Ordinal);
+
+    private protected FieldValueDecoder(EventField field, LabelDecoder[] chain)
+    {
+        Field = field;
+        _chain = chain;
+    }
 
     public EventField Field { get; }
 
-    /// <summary>The label value of this field in <paramref name="sample"/>.</summary>
-    public abstract string Label(ReadOnlySpan<byte> sample);
+    /// <summary>The decoders applied in order.</summary>
+    public IReadOnlyList<LabelDecoder> Chain => _chain;
 
-    /// <summary>The value as a structured log property (numbers stay numbers).</summary>
-    public virtual object Property(ReadOnlySpan<byte> sample) => Label(sample);
+    /// <summary>The label value of this field in <paramref name="sample"/>, or null when a decoder drops the label set.</summary>
+    public abstract string? Label(ReadOnlySpan<byte> sample);
 
-    /// <summary>A decoder for <paramref name="field"/>, or null with <paramref name="error"/> saying why it does not fit.</summary>
-    public static FieldValueDecoder? Create(EventField field, FieldDecoder kind, IReadOnlyDictionary<long, string>? values, out string? error)
+    /// <summary>The value as a structured log property (numbers stay numbers; null when dropped).</summary>
+    public virtual object? Property(ReadOnlySpan<byte> sample) => Label(sample);
+
+    /// <summary>A decoder for <paramref name="field"/> by one decoder's name (no parameters), or null with the reason.</summary>
+    public static FieldValueDecoder? Create(EventField field, string decoder, out string? error) =>
+        Create(field, [new DecoderSpec(decoder)], DecoderContext.Default, out error);
+
+    /// <summary>
+    /// The chain <paramref name="specs"/> (empty: <c>auto</c>) on <paramref name="field"/>, or null with
+    /// <paramref name="error"/> saying why it does not fit. <paramref name="bytesAsString"/>: <c>auto</c> reads a
+    /// byte array as a string (log placeholders), not as an error.
+    /// </summary>
+    public static FieldValueDecoder? Create(EventField field, IReadOnlyList<DecoderSpec> specs, DecoderContext? context, out string? error, bool bytesAsString = false)
     {
-        error = null;
-        if (kind == FieldDecoder.Auto)
+        context ??= DecoderContext.Default;
+        var list = specs.Count == 0 ? [new DecoderSpec("auto")] : specs.ToList();
+        if (list[0].Name == "auto")
         {
-            kind = field.Shape switch
+            string? name = AutoDecoder.Resolve(field, bytesAsString, out error);
+            if (name is null)
             {
-                FieldShape.CharArray => FieldDecoder.String,
-                FieldShape.Enum => FieldDecoder.Enum,
-                FieldShape.Signed => FieldDecoder.Int,
-                FieldShape.Unsigned => FieldDecoder.Uint,
-                _ => FieldDecoder.Auto,
-            };
-            if (kind == FieldDecoder.Auto)
-            {
-                error = $"field '{field.Path}' ({field.Shape switch { FieldShape.ByteArray => "a byte array", _ => "not an integer, enum or char array" }}, {field.Size} bytes) has no default decoder; set \"decoder\" (string, ipv4, ipv6...)";
                 return null;
             }
+
+            list[0] = list[0] with { Name = name };
         }
 
-        switch (kind)
+        var chain = new LabelDecoder[list.Count];
+        for (int i = 0; i < list.Count; i++)
         {
-            case FieldDecoder.String:
-                return field.Shape is FieldShape.CharArray or FieldShape.ByteArray ? new StringDecoder(field) : Fail(field, kind, "a char array", out error);
-            case FieldDecoder.Ipv4:
-                return field.Size >= 4 && field.BitSize == 0 ? new IpDecoder(field, 4) : Fail(field, kind, "at least 4 bytes", out error);
-            case FieldDecoder.Ipv6:
-                return field.Size >= 16 && field.BitSize == 0 ? new IpDecoder(field, 16) : Fail(field, kind, "at least 16 bytes", out error);
-        }
-
-        if (!field.IsInteger || field.Size > 8)
-        {
-            return Fail(field, kind, "an integer or enum", out error);
-        }
-
-        // uint and int reinterpret the field's own bits (as a C cast of the same width would): an __s32 of -1
-        // read as uint is 4294967295, not 2^64-1. Kernel return values (errno) are signed whatever the field says.
-        int width = field.BitSize != 0 ? field.BitSize : field.Size * 8;
-        switch (kind)
-        {
-            case FieldDecoder.Uint:
-                return new IntegerDecoder(field, v => ((ulong)v).ToString(CultureInfo.InvariantCulture), IntegerKind.Unsigned, width);
-            case FieldDecoder.Int:
-                return new IntegerDecoder(field, v => v.ToString(CultureInfo.InvariantCulture), IntegerKind.Signed, width);
-            case FieldDecoder.Errno:
-                return new IntegerDecoder(field, ValueNames.Errno, IntegerKind.Signed, width, numeric: false);
-            case FieldDecoder.Syscall:
-                return new IntegerDecoder(field, ValueNames.Syscall, IntegerKind.AsRead, width, numeric: false);
-            case FieldDecoder.Ksym:
-                return new IntegerDecoder(field, v => KernelSymbols.Shared.Resolve((ulong)v), IntegerKind.AsRead, width, numeric: false);
-            case FieldDecoder.Map:
-                IReadOnlyDictionary<long, string> map = values ?? new Dictionary<long, string>();
-                return new IntegerDecoder(field, v => map.TryGetValue(v, out string? n) ? n : v.ToString(CultureInfo.InvariantCulture), IntegerKind.AsRead, width, numeric: false);
-            case FieldDecoder.Enum:
-                if (field.EnumType is null)
-                {
-                    return Fail(field, kind, "an enum-typed field (declare the field with its enum type in C)", out error);
-                }
-
-                Bpf.BtfType e = field.EnumType;
-                return new IntegerDecoder(field, v => e.GetEnumName(v) ?? v.ToString(CultureInfo.InvariantCulture), IntegerKind.AsRead, width, numeric: false);
-            default:
-                return Fail(field, kind, "a known decoder", out error);
-        }
-    }
-
-    private enum IntegerKind
-    {
-        /// <summary>The value as the field's BTF type reads it.</summary>
-        AsRead,
-
-        /// <summary>The field's bits zero-extended.</summary>
-        Unsigned,
-
-        /// <summary>The field's bits sign-extended.</summary>
-        Signed,
-    }
-
-    private static FieldValueDecoder? Fail(EventField field, FieldDecoder kind, string needs, out string? error)
-    {
-        error = $"decoder '{kind.ToString().ToLowerInvariant()}' needs {needs}, but field '{field.Path}' is {field.Shape switch { FieldShape.CharArray => "a char array", FieldShape.ByteArray => "a byte array", FieldShape.Enum => "an enum", FieldShape.Signed => "a signed integer", FieldShape.Unsigned => "an unsigned integer", _ => "not an integer or array" }} of {field.Size} bytes";
-        return null;
-    }
-
-    private sealed class IntegerDecoder(EventField field, Func<long, string> name, IntegerKind integerKind, int width, bool numeric = true) : FieldValueDecoder(field)
-    {
-        private readonly Dictionary<long, string> _cache = [];
-        private long _lastValue;
-        private string? _lastLabel;
-
-        private long Read(ReadOnlySpan<byte> sample)
-        {
-            long v = Field.ReadInt64(sample);
-            if (width >= 64 || width <= 0)
+            LabelDecoder? d = DecoderRegistry.Create(list[i], context, out error);
+            if (d is null)
             {
-                return v;
+                error = list.Count == 1 ? error : $"decoder {i + 1} of {list.Count}: {error}";
+                return null;
             }
 
-            return integerKind switch
+            if (i > 0 && d is EnumDecoder)
             {
-                IntegerKind.Unsigned => v & ((1L << width) - 1),
-                IntegerKind.Signed => (v << (64 - width)) >> (64 - width),
-                _ => v,
-            };
+                error = $"decoder 'enum' reads the field's BTF enum type, so it can only be first in a chain";
+                return null;
+            }
+
+            chain[i] = d;
         }
 
-        public override string Label(ReadOnlySpan<byte> sample)
+        // Text decoders first on a char array read its string (as after "string"), not its NUL padding.
+        if (field.Shape == FieldShape.CharArray && chain[0] is StaticMapDecoder or RegexpDecoder)
         {
-            long v = Read(sample);
-            if (v == _lastValue && _lastLabel is not null)
-            {
-                return _lastLabel; // samples come in bursts of the same value
-            }
+            chain = [new Decoders.StringDecoder(), .. chain];
+        }
 
-            if (!_cache.TryGetValue(v, out string? s))
-            {
-                s = name(v);
-                if (_cache.Count >= CacheLimit)
-                {
-                    return s; // not cached: not remembered as the last one either (series are told apart by instance)
-                }
+        error = chain[0].Bind(field);
+        if (error is not null)
+        {
+            return null;
+        }
 
-                _cache[v] = s;
-            }
+        if (field.IsInteger && field.Size <= 8 || LabelDecoder.IsWord(field) && chain[0] is NumberDecoder or KsymDecoder)
+        {
+            return new IntegerFieldDecoder(field, chain);
+        }
 
-            _lastValue = v;
-            _lastLabel = s;
+        return chain[0] is Decoders.StringDecoder ? new TextFieldDecoder(field, chain) : new BytesFieldDecoder(field, chain);
+    }
+
+    /// <summary>Applies the chain from its second decoder on <paramref name="first"/>: null once a decoder drops.</summary>
+    private protected string? DecodeRest(string? first, ref bool transient)
+    {
+        string? text = first;
+        transient |= _chain[0].IsTransient(first);
+        for (int i = 1; i < _chain.Length && text is not null; i++)
+        {
+            text = _chain[i].Decode(Encoding.UTF8.GetBytes(text));
+            transient |= _chain[i].IsTransient(text);
+        }
+
+        return text;
+    }
+
+    /// <summary>One instance per distinct label text (two raw values may decode to one label: -2 and 2 are both ENOENT).</summary>
+    private protected string? Intern(string? text)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+
+        if (_interned.TryGetValue(text, out string? s))
+        {
             return s;
         }
 
-        public override object Property(ReadOnlySpan<byte> sample) => numeric
-            ? (integerKind == IntegerKind.Unsigned ? (ulong)Read(sample) : Read(sample))
-            : Label(sample);
+        if (_interned.Count < CacheLimit)
+        {
+            _interned[text] = text;
+        }
+
+        return text;
     }
 
-    private sealed class StringDecoder : FieldValueDecoder
-    {
-        private readonly Dictionary<string, string> _cache = new(StringComparer.Ordinal);
-        private readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private protected LabelDecoder First => _chain[0];
 
-        public StringDecoder(EventField field)
-            : base(field) => _lookup = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
-
-        public override string Label(ReadOnlySpan<byte> sample)
-        {
-            ReadOnlySpan<byte> field = Field.Bytes(sample);
-
-            // Fastest path: the whole field is byte for byte the previous sample's (samples come in bursts).
-            if (_lastValue is not null && field.SequenceEqual(_lastField.AsSpan(0, _lastFieldLength)))
-            {
-                return _lastValue;
-            }
-
-            string label = LabelOf(field);
-            if (field.Length <= RawKeyBytes && ReferenceEquals(label, _lookup.TryGetValue(label, out string? cached) ? cached : null))
-            {
-                field.CopyTo(_lastField);
-                _lastFieldLength = field.Length;
-                _lastValue = label;
-            }
-
-            return label;
-        }
-
-        private string LabelOf(ReadOnlySpan<byte> bytes)
-        {
-            int nul = bytes.IndexOf((byte)0);
-            if (nul >= 0)
-            {
-                bytes = bytes[..nul];
-            }
-
-            // Fast path: a direct-mapped cache keyed by the raw bytes skips UTF-8 decoding and string hashing.
-            int slot = -1;
-            if (bytes.Length <= RawKeyBytes)
-            {
-                slot = RawSlot(bytes);
-                if (_rawLength[slot] == bytes.Length && _rawKeys.AsSpan(slot * RawKeyBytes, bytes.Length).SequenceEqual(bytes))
-                {
-                    return _rawValues[slot]!;
-                }
-            }
-
-            string value = Decode(bytes);
-            if (slot >= 0 && ReferenceEquals(value, _lookup.TryGetValue(value, out string? cached) ? cached : null))
-            {
-                bytes.CopyTo(_rawKeys.AsSpan(slot * RawKeyBytes));
-                _rawLength[slot] = bytes.Length;
-                _rawValues[slot] = value;
-            }
-
-            return value;
-        }
-
-        private string Decode(ReadOnlySpan<byte> bytes)
-        {
-            // Stack for the usual short strings; a large char array (the struct may hold kilobytes or more) would
-            // overflow the worker's stack, so it gets a pooled buffer instead.
-            int max = Encoding.UTF8.GetMaxCharCount(bytes.Length);
-            char[]? rented = max > StackChars ? System.Buffers.ArrayPool<char>.Shared.Rent(max) : null;
-            Span<char> chars = rented ?? stackalloc char[max];
-            try
-            {
-                int n = Encoding.UTF8.GetChars(bytes, chars);
-                ReadOnlySpan<char> text = chars[..n];
-                if (_lookup.TryGetValue(text, out string? s))
-                {
-                    return s;
-                }
-
-                s = new string(text);
-                if (_cache.Count < CacheLimit)
-                {
-                    _cache[s] = s;
-                }
-
-                return s;
-            }
-            finally
-            {
-                if (rented is not null)
-                {
-                    System.Buffers.ArrayPool<char>.Shared.Return(rented);
-                }
-            }
-        }
-
-        private const int StackChars = 512;
-        private const int RawKeyBytes = 32;
-        private readonly byte[] _lastField = new byte[RawKeyBytes];
-        private int _lastFieldLength;
-        private string? _lastValue;
-        private const int RawSlots = 256;
-        private readonly byte[] _rawKeys = new byte[RawSlots * RawKeyBytes];
-        private readonly int[] _rawLength = Enumerable.Repeat(-1, RawSlots).ToArray();
-        private readonly string?[] _rawValues = new string?[RawSlots];
-
-        private static int RawSlot(ReadOnlySpan<byte> bytes)
-        {
-            ulong h = (ulong)bytes.Length;
-            while (bytes.Length >= 8)
-            {
-                h = (h ^ System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(bytes)) * 0x9E3779B97F4A7C15UL;
-                bytes = bytes[8..];
-            }
-
-            for (int i = 0; i < bytes.Length; i++)
-            {
-                h = (h ^ bytes[i]) * 0x9E3779B97F4A7C15UL;
-            }
-
-            return (int)(h >> 56);
-        }
-    }
-
-    private sealed class IpDecoder(EventField field, int length) : FieldValueDecoder(field)
-    {
-        private readonly Dictionary<UInt128, string> _cache = [];
-
-        public override string Label(ReadOnlySpan<byte> sample)
-        {
-            ReadOnlySpan<byte> b = Field.Bytes(sample)[..length];
-            UInt128 key = length == 4 ? System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(b) : System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(b);
-            if (_cache.TryGetValue(key, out string? s))
-            {
-                return s;
-            }
-
-            s = new IPAddress(b).ToString();
-            if (_cache.Count < CacheLimit)
-            {
-                _cache[key] = s;
-            }
-
-            return s;
-        }
-    }
+    private protected bool IsSingle => _chain.Length == 1;
 }

@@ -8,17 +8,20 @@ namespace BpfAgent.Decoding;
 /// </summary>
 public sealed class KernelSymbols
 {
-    private static readonly Lazy<KernelSymbols> s_shared = new(() => Load("/proc/kallsyms"));
+    public const string DefaultPath = "/proc/kallsyms";
+
     private readonly ulong[] _addresses;
     private readonly string[] _names;
 
-    private KernelSymbols(ulong[] addresses, string[] names)
+    private KernelSymbols(string path, ulong[] addresses, string[] names)
     {
+        Path = path;
         _addresses = addresses;
         _names = names;
     }
 
-    public static KernelSymbols Shared => s_shared.Value;
+    /// <summary>The file the symbols came from.</summary>
+    public string Path { get; }
 
     public int Count => _addresses.Length;
 
@@ -60,7 +63,7 @@ public sealed class KernelSymbols
 
         // Stable sort: of several symbols at one address, the first kallsyms lists wins, every time.
         (ulong, string)[] sorted = [.. list.OrderBy(x => x.Item1)];
-        return new KernelSymbols(sorted.Select(x => x.Item1).ToArray(), sorted.Select(x => x.Item2).ToArray());
+        return new KernelSymbols(path, sorted.Select(x => x.Item1).ToArray(), sorted.Select(x => x.Item2).ToArray());
     }
 
     /// <summary>

@@ -52,6 +52,8 @@ public sealed class AgentMetrics : IDisposable
         }
 
         _meter.CreateObservableCounter("bpf_agent_metric_overflow_samples", Overflow, description: "Samples sent to a metric's overflow series because it reached its series limit.");
+        _meter.CreateObservableCounter("bpf_agent_metric_filtered_samples", Filtered, description: "Samples a decoder filtered out of a metric (a regexp decoder that matched nothing): not lost, left out by config.");
+        _meter.CreateObservableCounter("bpf_agent_decoder_unknown_values", DecoderUnknown, description: "Values a decoder could not name and gave its placeholder for (cgroup ids not found).");
         _meter.CreateObservableCounter("bpf_agent_log_events_suppressed", () => PerRing(r => r.Processor.Log?.Suppressed ?? 0), description: "Event log lines not written because of the rate limit.");
         _meter.CreateObservableCounter("bpf_agent_poll_loops", () => _manager.Poller.Loops, description: "Iterations of the poll thread's loop.");
         _meter.CreateObservableCounter("bpf_agent_config_reloads", Reloads, description: "Configuration reloads, by result.");
@@ -207,6 +209,26 @@ public sealed class AgentMetrics : IDisposable
 
         return list;
     }
+
+    private IEnumerable<Measurement<long>> Filtered()
+    {
+        foreach (ProgramSetState s in _registry.Sets)
+        {
+            if (s.Loaded is LoadedProgramSet set)
+            {
+                foreach (RingSource r in set.Rings)
+                {
+                    foreach (MetricUpdater m in r.Processor.Metrics)
+                    {
+                        yield return new Measurement<long>(m.Labels.FilteredSamples, new("set", s.Name), new("metric", m.Config.Name));
+                    }
+                }
+            }
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> DecoderUnknown() =>
+        BpfAgent.Decoding.DecoderNotices.UnknownCounts.Select(p => new Measurement<long>(p.Value, new KeyValuePair<string, object?>("decoder", p.Key)));
 
     private IEnumerable<Measurement<long>> Overflow()
     {

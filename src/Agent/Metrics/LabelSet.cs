@@ -29,6 +29,7 @@ public sealed class LabelSet
     // Every series but the overflow one, for scrapes: the array is replaced before it is full, _published last.
     private volatile LabelSeries[] _all = new LabelSeries[4];
     private volatile int _published;
+    private long _filteredSamples;
 
     public LabelSet(IReadOnlyList<(string Name, FieldValueDecoder Decoder)> labels, int maxSeries, int histogramBuckets = 0)
     {
@@ -53,8 +54,8 @@ public sealed class LabelSet
     /// <summary>Samples that went to the overflow series because the limit was reached.</summary>
     public long OverflowSamples => Interlocked.Read(ref _overflowSamples);
 
-    /// <summary>The tags of the sample's series.</summary>
-    public TagList Tags(ReadOnlySpan<byte> sample) => Find(sample).Tags;
+    /// <summary>Samples whose label set a decoder dropped (a regexp that did not match).</summary>
+    public long FilteredSamples => Interlocked.Read(ref _filteredSamples);
 
     /// <summary>
     /// Every series, the overflow one last once it exists; safe while the worker adds series (a series added
@@ -75,8 +76,15 @@ public sealed class LabelSet
         }
     }
 
-    /// <summary>The sample's series: the same instance for the same label values, the overflow series past the limit.</summary>
-    public LabelSeries Find(ReadOnlySpan<byte> sample)
+
+    /// <summary>The tags of the sample's series (none when its label set is dropped).</summary>
+    public TagList Tags(ReadOnlySpan<byte> sample) => Find(sample)?.Tags ?? default;
+
+    /// <summary>
+    /// The sample's series: the same instance for the same label values, the overflow series past the limit, or
+    /// null when a decoder dropped the label set (counted in <see cref="FilteredSamples"/>).
+    /// </summary>
+    public LabelSeries? Find(ReadOnlySpan<byte> sample)
     {
         if (_names.Length == 0)
         {
@@ -87,6 +95,12 @@ public sealed class LabelSet
         string? b = _names.Length > 1 ? _decoders[1].Label(sample) : null;
         string? c = _names.Length > 2 ? _decoders[2].Label(sample) : null;
         string? d = _names.Length > 3 ? _decoders[3].Label(sample) : null;
+        if (a is null || (b is null && _names.Length > 1) || (c is null && _names.Length > 2) || (d is null && _names.Length > 3))
+        {
+            Interlocked.Increment(ref _filteredSamples);
+            return null;
+        }
+
         var key = new SeriesKey(a, b, c, d);
         if (_lastSeries is not null && SeriesKeyComparer.Instance.Equals(key, _last))
         {

@@ -20,7 +20,16 @@ public sealed class MapPlan
 
     private readonly List<Action<MapSource, BpfMap>> _metrics = [];
 
-    private MapPlan(MapConfig config) => Config = config;
+    // Decoders of map keys may resolve stack ids through the object's stack-trace maps, bound once it is loaded.
+    private readonly StackMapBinding _stackMaps;
+    private readonly DecoderContext _decoders;
+
+    private MapPlan(MapConfig config, OpenBpfObject open)
+    {
+        Config = config;
+        _stackMaps = StackMapBinding.For(open);
+        _decoders = new DecoderContext(stackMaps: _stackMaps);
+    }
 
     public MapConfig Config { get; }
 
@@ -60,7 +69,7 @@ public sealed class MapPlan
 
         bool perCpu = map.Type is BpfMapType.PerCpuHash or BpfMapType.LruPerCpuHash or BpfMapType.PerCpuArray;
         int cpus = perCpu ? Libbpf.PossibleCpuCount : 1;
-        var plan = new MapPlan(config);
+        var plan = new MapPlan(config, open);
         int before = errors.Count;
         foreach (MapMetricConfig m in config.Metrics)
         {
@@ -111,10 +120,11 @@ public sealed class MapPlan
             }
             else
             {
-                FieldValueDecoder? d = FieldValueDecoder.Create(f, l.Decoder, l.Values, out string? problem);
+                FieldValueDecoder? d = FieldValueDecoder.Create(f, l.Decoders, _decoders, out string? problem);
                 if (d is null)
                 {
-                    errors.Add(new ConfigError(file, $"{l.Key}.decoder", problem!, "choose a decoder that fits the field's type (see docs/configuration.md)"));
+                    errors.Add(new ConfigError(file, $"{l.Key}.{(l.Decoders.Count > 1 ? "decoders" : "decoder")}", problem!,
+                        "choose a decoder that fits the field's type (see docs/configuration.md)"));
                 }
                 else
                 {
@@ -136,6 +146,7 @@ public sealed class MapPlan
     /// <summary>The map's reader and metrics, on the loaded object.</summary>
     public MapSource Build(string setName, BpfObject obj)
     {
+        _stackMaps.Attach(obj);
         BpfMap map = obj.GetMap(Config.Map);
         var source = new MapSource(setName, map);
         foreach (Action<MapSource, BpfMap> add in _metrics)

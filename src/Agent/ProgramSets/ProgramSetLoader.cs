@@ -72,9 +72,11 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
 
         // Build decoders before load too: a decoder that does not fit its field is a config error.
         var processors = new Dictionary<RingConfig, SampleProcessor>();
+        StackMapBinding stackMaps = StackMapBinding.For(open);
+        var decoders = new DecoderContext(stackMaps: stackMaps);
         foreach ((RingConfig ring, EventLayout layout) in layouts)
         {
-            SampleProcessor? p = BuildProcessor(config, ring, layout, errors);
+            SampleProcessor? p = BuildProcessor(config, ring, layout, decoders, errors);
             if (p is not null)
             {
                 processors[ring] = p;
@@ -104,6 +106,7 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
         }
 
         BpfObject obj = open.Load();
+        stackMaps.Attach(obj);
         var links = new List<BpfLink>();
         try
         {
@@ -259,7 +262,7 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
         return f;
     }
 
-    private SampleProcessor? BuildProcessor(ProgramSetConfig config, RingConfig ring, EventLayout layout, List<ConfigError> errors)
+    private SampleProcessor? BuildProcessor(ProgramSetConfig config, RingConfig ring, EventLayout layout, DecoderContext decoders, List<ConfigError> errors)
     {
         int before = errors.Count;
         var metrics = new List<MetricUpdater>();
@@ -269,8 +272,8 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
             foreach (LabelConfig l in m.Labels)
             {
                 EventField? f = layout.Find(l.Field);
-                FieldValueDecoder? d = f is null ? null : FieldValueDecoder.Create(f, l.Decoder, l.Values, out string? problem)
-                    ?? Error(errors, config.File, $"{l.Key}.decoder", problem!);
+                FieldValueDecoder? d = f is null ? null : FieldValueDecoder.Create(f, l.Decoders, decoders, out string? problem)
+                    ?? Error(errors, config.File, $"{l.Key}.{(l.Decoders.Count > 1 ? "decoders" : "decoder")}", problem!);
                 if (d is not null)
                 {
                     labels.Add((l.Name, d));
@@ -291,13 +294,8 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
             foreach (string placeholder in EventLogWriter.Placeholders(template))
             {
                 EventField? f = layout.Find(placeholder);
-                FieldDecoder kind = lc.Decoders.GetValueOrDefault(placeholder, FieldDecoder.Auto);
-                if (kind == FieldDecoder.Auto && f is { Shape: FieldShape.ByteArray })
-                {
-                    kind = FieldDecoder.String;
-                }
-
-                FieldValueDecoder? d = f is null ? null : FieldValueDecoder.Create(f, kind, null, out string? problem)
+                IReadOnlyList<DecoderSpec> chain = lc.Decoders.GetValueOrDefault(placeholder) ?? [];
+                FieldValueDecoder? d = f is null ? null : FieldValueDecoder.Create(f, chain, decoders, out string? problem, bytesAsString: true)
                     ?? Error(errors, config.File, $"{lc.Key}.decoders.{placeholder}", problem!);
                 if (d is not null)
                 {

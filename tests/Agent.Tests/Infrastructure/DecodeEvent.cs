@@ -67,10 +67,20 @@ public static class DecodeEvent
     }
 
     /// <summary>A decoder, failing the test with the reason when the field or decoder does not fit.</summary>
-    public static FieldValueDecoder Decoder(EventLayout layout, string field, FieldDecoder kind, IReadOnlyDictionary<long, string>? values = null)
+    public static FieldValueDecoder Decoder(EventLayout layout, string field, string decoder, IReadOnlyDictionary<long, string>? values = null)
+    {
+        var spec = new DecoderSpec(decoder)
+        {
+            StaticMap = decoder == "map" ? (values ?? new Dictionary<long, string>()).ToDictionary(p => p.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), p => p.Value) : null,
+        };
+        return Decoder(layout, field, [spec]);
+    }
+
+    /// <summary>A chain of decoders on a field, failing the test with the reason when it does not fit.</summary>
+    public static FieldValueDecoder Decoder(EventLayout layout, string field, IReadOnlyList<DecoderSpec> chain, DecoderContext? context = null)
     {
         EventField f = layout.Find(field) ?? throw new InvalidOperationException($"no field {field}");
-        return FieldValueDecoder.Create(f, kind, values, out string? error) ?? throw new InvalidOperationException(error);
+        return FieldValueDecoder.Create(f, chain, context, out string? error) ?? throw new InvalidOperationException(error);
     }
 
     public static DecodeEventBuilder Build(EventLayout layout) => new(layout);

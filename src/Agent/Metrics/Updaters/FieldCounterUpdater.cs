@@ -17,7 +17,10 @@ public sealed class FieldCounterUpdater(MetricConfig config, LabelSet labels, Ev
             return; // a counter never goes down; a negative field value is not countable
         }
 
-        Labels.Find(sample).Sum += v;
+        if (Labels.Find(sample) is LabelSeries s)
+        {
+            s.Sum += v;
+        }
     }
 
     public IEnumerable<Measurement<double>> ObserveValues()

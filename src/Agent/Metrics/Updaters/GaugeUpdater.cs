@@ -12,9 +12,11 @@ public sealed class GaugeUpdater(MetricConfig config, LabelSet labels, EventFiel
     public override void Update(ReadOnlySpan<byte> sample)
     {
         double v = Value(sample);
-        LabelSeries s = Labels.Find(sample);
-        s.LastValue = v;
-        s.HasValue = true;
+        if (Labels.Find(sample) is LabelSeries s)
+        {
+            s.LastValue = v;
+            s.HasValue = true;
+        }
     }
 
     public IEnumerable<Measurement<double>> ObserveValues()

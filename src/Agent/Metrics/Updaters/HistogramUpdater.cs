@@ -16,9 +16,11 @@ public sealed class HistogramUpdater(MetricConfig config, LabelSet labels, Event
     public override void Update(ReadOnlySpan<byte> sample)
     {
         double v = Value(sample);
-        LabelSeries s = Labels.Find(sample);
-        s.Buckets![Layout.IndexOf(v)]++;
-        s.Sum += v;
+        if (Labels.Find(sample) is LabelSeries s)
+        {
+            s.Buckets![Layout.IndexOf(v)]++;
+            s.Sum += v;
+        }
     }
 
     public IReadOnlyList<string> LabelNames => Labels.Names;

@@ -8,7 +8,13 @@ public sealed class SampleCounterUpdater(MetricConfig config, LabelSet labels) :
 {
     public ObservedKind Kind => ObservedKind.Count;
 
-    public override void Update(ReadOnlySpan<byte> sample) => Labels.Find(sample).Count++;
+    public override void Update(ReadOnlySpan<byte> sample)
+    {
+        if (Labels.Find(sample) is LabelSeries s)
+        {
+            s.Count++; // null: a decoder dropped the label set (counted by the label set)
+        }
+    }
 
     public IEnumerable<Measurement<long>> ObserveCounts()
     {

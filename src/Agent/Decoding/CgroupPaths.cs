@@ -1,0 +1,164 @@
+using System.Text;
+using Tmds.Linux;
+
+namespace BpfAgent.Decoding;
+
+/// <summary>
+/// cgroup v2 ids to paths. A cgroup's id (what <c>bpf_get_current_cgroup_id</c> returns) is its directory's inode
+/// number on the cgroup2 mount. The table is rebuilt by walking the mount when an id is missing (a cgroup created
+/// since the last walk), at most once per <see cref="RescanInterval"/>; each walk replaces the table, so removed
+/// cgroups leave it and churn cannot grow it past the cgroups that exist (and never past <see cref="MaxEntries"/>).
+/// Thread-safe: one program set's workers may decode at once.
+/// </summary>
+public sealed class CgroupPaths
+{
+    public const string DefaultMount = "/sys/fs/cgroup";
+
+    /// <summary>Most cgroups kept; a host with more resolves the rest to the unknown placeholder.</summary>
+    public const int MaxEntries = 100_000;
+
+    private readonly object _gate = new();
+    private readonly TimeProvider _time;
+    private Dictionary<ulong, string> _paths = [];
+    private long _lastScan = long.MinValue;
+
+    public CgroupPaths(string mount, TimeSpan? rescanInterval = null, TimeProvider? time = null)
+    {
+        Mount = mount;
+        RescanInterval = rescanInterval ?? TimeSpan.FromSeconds(1);
+        _time = time ?? TimeProvider.System;
+    }
+
+    /// <summary>The cgroup2 mount walked.</summary>
+    public string Mount { get; }
+
+    /// <summary>Least time between two walks (a burst of unknown ids costs one walk).</summary>
+    public TimeSpan RescanInterval { get; }
+
+    /// <summary>Cgroups in the table now.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _paths.Count;
+            }
+        }
+    }
+
+    /// <summary>Walks done so far.</summary>
+    public long Scans { get; private set; }
+
+    /// <summary>The path of cgroup <paramref name="id"/>, walking the mount again if it is not known and the last walk is old enough.</summary>
+    public string? Find(ulong id)
+    {
+        lock (_gate)
+        {
+            if (_paths.TryGetValue(id, out string? path))
+            {
+                return path;
+            }
+
+            long now = _time.GetTimestamp();
+            if (_lastScan != long.MinValue && _time.GetElapsedTime(_lastScan, now) < RescanInterval)
+            {
+                return null;
+            }
+
+            _lastScan = now;
+            _paths = Scan();
+            Scans++;
+            return _paths.GetValueOrDefault(id);
+        }
+    }
+
+    private Dictionary<ulong, string> Scan()
+    {
+        var paths = new Dictionary<ulong, string>();
+        var pending = new Stack<string>();
+        pending.Push(Mount);
+        while (pending.Count > 0 && paths.Count < MaxEntries)
+        {
+            string dir = pending.Pop();
+            if (Inode(dir) is ulong ino)
+            {
+                paths[ino] = dir;
+            }
+
+            try
+            {
+                foreach (string sub in Directory.EnumerateDirectories(dir))
+                {
+                    pending.Push(sub);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // removed while walking, or not ours to read
+            }
+        }
+
+        return paths;
+    }
+
+    /// <summary>The inode number of <paramref name="path"/> (a cgroup2 directory's cgroup id), or null.</summary>
+    public static unsafe ulong? Inode(string path)
+    {
+        stat st;
+        fixed (byte* p = Encoding.UTF8.GetBytes(path + "\0"))
+        {
+            return LibC.lstat(p, &st) == 0 ? (ulong)st.st_ino : null;
+        }
+    }
+
+    /// <summary>Where cgroup2 is mounted, from /proc/self/mountinfo (on a hybrid host: /sys/fs/cgroup/unified), or null.</summary>
+    public static string? FindCgroup2Mount(string mountinfo = "/proc/self/mountinfo")
+    {
+        try
+        {
+            foreach (string line in File.ReadLines(mountinfo))
+            {
+                // "36 25 0:31 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 rw": the type follows " - ".
+                int dash = line.IndexOf(" - ", StringComparison.Ordinal);
+                string[] head = line[..Math.Max(dash, 0)].Split(' ');
+                if (dash > 0 && head.Length >= 5 && line.AsSpan(dash + 3).StartsWith("cgroup2 ", StringComparison.Ordinal))
+                {
+                    return Unescape(head[4]);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+
+        return null;
+    }
+
+    // mountinfo escapes space, tab, newline and backslash as \ooo.
+    private static string Unescape(string s)
+    {
+        if (!s.Contains('\\', StringComparison.Ordinal))
+        {
+            return s;
+        }
+
+        var b = new StringBuilder(s.Length);
+        for (int i = 0; i < s.Length; i++)
+        {
+            if (s[i] == '\\' && IsOctal(s, i + 1))
+            {
+                b.Append((char)Convert.ToInt32(s.Substring(i + 1, 3), 8));
+                i += 3;
+            }
+            else
+            {
+                b.Append(s[i]);
+            }
+        }
+
+        return b.ToString();
+    }
+
+    private static bool IsOctal(string s, int at) => at + 3 <= s.Length && s[at] is >= '0' and <= '7' && s[at + 1] is >= '0' and <= '7' && s[at + 2] is >= '0' and <= '7';
+}
