@@ -59,7 +59,7 @@ public sealed class DecoderConfigTests : IDisposable
     [InlineData("""{ "field": "f", "decoder": "static_map" }""", "ringBuffers[0].metrics[0].labels[0].decoder", "\"static_map\"")]
     [InlineData("""{ "field": "f", "decoders": [ { "name": "regexp", "regexps": ["(x"] } ] }""", "ringBuffers[0].metrics[0].labels[0].decoders[0].name", "does not compile")]
     [InlineData("""{ "field": "f", "decoders": [ { "name": "uint", "regexps": ["x"] } ] }""", "ringBuffers[0].metrics[0].labels[0].decoders[0].name", "takes no \"regexps\"")]
-    [InlineData("""{ "field": "f", "decoders": [ { "name": "regexp", "regexp": ["x"] } ] }""", "ringBuffers[0].metrics[0].labels[0].decoders[0].regexp", "known keys here: allow_unknown, name, regexps")]
+    [InlineData("""{ "field": "f", "decoders": [ { "name": "regexp", "regexp": ["x"] } ] }""", "ringBuffers[0].metrics[0].labels[0].decoders[0].regexp", "did you mean \"regexps\"?")]
     [InlineData("""{ "field": "f", "decoders": [ { "regexps": ["x"] } ] }""", "ringBuffers[0].metrics[0].labels[0].decoders[0].name", "is required")]
     [InlineData("""{ "field": "f", "decoders": [ { "name": "static_map", "static_map": { "1": 2 } } ] }""", "ringBuffers[0].metrics[0].labels[0].decoders[0].static_map.1", "must be a string")]
     [InlineData("""{ "field": "f", "decoder": "uint", "decoders": [ "uint" ] }""", "ringBuffers[0].metrics[0].labels[0].decoders", "keep one")]

@@ -48,6 +48,17 @@ public sealed class EventField
 
     public BtfType? EnumType { get; }
 
+    /// <summary>The field's kind in C terms, for messages ("a char array"), never the internal shape name.</summary>
+    public string Kind => Shape switch
+    {
+        FieldShape.CharArray => "a char array",
+        FieldShape.ByteArray => "a byte array",
+        FieldShape.Enum => "an enum",
+        FieldShape.Signed => "a signed integer",
+        FieldShape.Unsigned => "an unsigned integer",
+        _ => "not an integer or array",
+    };
+
     public bool IsInteger => Shape is FieldShape.Signed or FieldShape.Unsigned or FieldShape.Enum;
 
     /// <summary>The field as a signed 64-bit value (unsigned 64-bit values above long.MaxValue wrap).</summary>

@@ -79,7 +79,7 @@ public abstract class LabelDecoder
     /// </summary>
     protected static string? NeedsInteger(EventField field, string decoder) =>
         field.IsInteger && field.Size <= 8 || IsWord(field) ? null
-            : $"decoder '{decoder}' needs an integer or enum, but field '{field.Path}' is {field.Shape} of {field.Size} bytes";
+            : $"decoder '{decoder}' needs an integer or enum, but field '{field.Path}' is {field.Kind} of {field.Size} bytes";
 
     /// <summary>A byte array of an integer's size.</summary>
     internal static bool IsWord(EventField field) => field.Shape == FieldShape.ByteArray && field.BitSize == 0 && field.Size is 1 or 2 or 4 or 8;

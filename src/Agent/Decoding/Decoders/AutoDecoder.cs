@@ -27,7 +27,7 @@ public static class AutoDecoder
         };
         if (name is null)
         {
-            error = $"field '{field.Path}' ({field.Shape}, {field.Size} bytes) has no default decoder; set \"decoder\" (string, ipv4, ipv6, hex...)";
+            error = $"field '{field.Path}' ({field.Kind}, {field.Size} bytes) has no default decoder; set \"decoder\" (string, ipv4, ipv6, hex...)";
         }
 
         return name;

@@ -40,5 +40,5 @@ public sealed class DnameDecoder : LabelDecoder
     }
 
     public override string? Bind(EventField field) => field.Shape is FieldShape.CharArray or FieldShape.ByteArray ? null
-        : $"decoder 'dname' needs a char array holding a wire-format name, but field '{field.Path}' is {field.Shape} of {field.Size} bytes";
+        : $"decoder 'dname' needs a char array holding a wire-format name, but field '{field.Path}' is {field.Kind} of {field.Size} bytes";
 }

@@ -15,7 +15,7 @@ public sealed class EnumDecoder : LabelDecoder
     {
         _type = field.EnumType;
         return _type is not null && field.Size <= 8 ? null
-            : $"decoder 'enum' needs an enum-typed field (declare the field with its enum type in C), but field '{field.Path}' is {field.Shape} of {field.Size} bytes";
+            : $"decoder 'enum' needs an enum-typed field (declare the field with its enum type in C), but field '{field.Path}' is {field.Kind} of {field.Size} bytes";
     }
 
     public override string? DecodeInteger(long value, int widthBits) => _type?.GetEnumName(value) ?? Invariant(value);

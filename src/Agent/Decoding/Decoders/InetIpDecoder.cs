@@ -34,6 +34,6 @@ public sealed class InetIpDecoder(int length, string name) : LabelDecoder
     {
         bool fits = field.BitSize == 0 && (length == 0 ? field.Size is 4 or 16 : field.Size >= length);
         string needs = length == 0 ? "4 or 16 bytes" : $"at least {length} bytes";
-        return fits ? null : $"decoder '{name}' needs {needs}, but field '{field.Path}' is {field.Shape} of {field.Size} bytes";
+        return fits ? null : $"decoder '{name}' needs {needs}, but field '{field.Path}' is {field.Kind} of {field.Size} bytes";
     }
 }

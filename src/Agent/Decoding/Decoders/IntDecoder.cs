@@ -20,7 +20,7 @@ public sealed class IntDecoder : LabelDecoder
 
     public override string? Bind(EventField field) =>
         field.IsInteger && field.Size <= 8 || field.Size is 1 or 2 or 4 or 8 && field.Shape is FieldShape.ByteArray ? null
-            : $"decoder 'int' needs an integer of 1, 2, 4 or 8 bytes, but field '{field.Path}' is {field.Shape} of {field.Size} bytes";
+            : $"decoder 'int' needs an integer of 1, 2, 4 or 8 bytes, but field '{field.Path}' is {field.Kind} of {field.Size} bytes";
 
     internal static long SignExtend(long value, int widthBits) =>
         widthBits is <= 0 or >= 64 ? value : (value << (64 - widthBits)) >> (64 - widthBits);

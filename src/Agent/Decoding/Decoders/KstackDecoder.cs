@@ -36,7 +36,7 @@ public sealed class KstackDecoder(DecoderContext context, string? mapName) : Lab
         }
 
         return field.Size % 8 == 0 && field.Shape is FieldShape.ByteArray or FieldShape.Other or FieldShape.CharArray ? null
-            : $"decoder 'kstack' needs a stack id (an integer) or an array of u64 addresses, but field '{field.Path}' is {field.Shape} of {field.Size} bytes";
+            : $"decoder 'kstack' needs a stack id (an integer) or an array of u64 addresses, but field '{field.Path}' is {field.Kind} of {field.Size} bytes";
     }
 
     public override string? DecodeInteger(long value, int widthBits)

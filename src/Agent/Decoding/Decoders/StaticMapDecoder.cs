@@ -29,7 +29,7 @@ public sealed class StaticMapDecoder(string name, IReadOnlyDictionary<string, st
 
     public override string? Bind(EventField field) =>
         field.IsInteger && field.Size <= 8 || !numbersOnly && field.Shape == FieldShape.CharArray ? null
-            : $"decoder '{name}' needs an integer or enum{(numbersOnly ? "" : " (or a char array)")}, but field '{field.Path}' is {field.Shape} of {field.Size} bytes";
+            : $"decoder '{name}' needs an integer or enum{(numbersOnly ? "" : " (or a char array)")}, but field '{field.Path}' is {field.Kind} of {field.Size} bytes";
 
     private string Lookup(string key) => map.TryGetValue(key, out string? v) ? v : allowUnknown ? key : "unknown:" + key;
 }

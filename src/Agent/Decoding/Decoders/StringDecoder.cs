@@ -16,5 +16,5 @@ public sealed class StringDecoder : LabelDecoder
     }
 
     public override string? Bind(EventField field) => field.Shape is FieldShape.CharArray or FieldShape.ByteArray ? null
-        : $"decoder 'string' needs a char array, but field '{field.Path}' is {field.Shape} of {field.Size} bytes";
+        : $"decoder 'string' needs a char array, but field '{field.Path}' is {field.Kind} of {field.Size} bytes";
 }
