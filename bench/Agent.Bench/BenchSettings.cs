@@ -7,7 +7,7 @@ internal sealed class BenchSettings
     {
         Root = Path.GetFullPath(a.Find("--root") ?? FindRoot());
         Configuration = a.String("--configuration", "Release");
-        Only = (a.Find("--only") ?? "drain,sustained,startstop,kernel,kernel-maps,map-scrape").Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
+        Only = (a.Find("--only") ?? "drain,sustained,startstop,kernel,kernel-maps,map-scrape,agent-cpu").Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
         DrainRingMb = a.Int("--drain-ring-mb", 256);
         DrainReps = a.Int("--drain-reps", 3);
         Sizes = (a.Find("--sizes") ?? "48,256").Split(',').Select(int.Parse).ToArray();

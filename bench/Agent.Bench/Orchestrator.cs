@@ -68,6 +68,13 @@ internal static class Orchestrator
             kernel = KernelCostScenario.Run(s, Log);
         }
 
+        var agentCpu = new List<AgentCpuResult>();
+        if (s.Only.Contains("agent-cpu"))
+        {
+            Log("agent CPU per event: the ring and the map syscall_latency at one fixed getppid rate");
+            agentCpu = AgentCpuScenario.Run(s, Log);
+        }
+
         var mapScrapes = new List<MapScrapeResult>();
         if (s.Only.Contains("map-scrape"))
         {
@@ -81,7 +88,7 @@ internal static class Orchestrator
             kernel.AddRange(KernelCostScenario.RunMapComparison(s, Log));
         }
 
-        string report = Report(s, drains, sustained, startStop, kernel, mapScrapes, total.Elapsed);
+        string report = Report(s, drains, sustained, startStop, kernel, mapScrapes, agentCpu, total.Elapsed);
         Console.Out.Write(report);
         try
         {
@@ -95,7 +102,7 @@ internal static class Orchestrator
     }
 
     private static string Report(BenchSettings s, List<DrainResult> drains, List<SustainedResult> sustained, StartStopResult? startStop,
-        List<KernelCostResult> kernel, List<MapScrapeResult> mapScrapes, TimeSpan elapsed)
+        List<KernelCostResult> kernel, List<MapScrapeResult> mapScrapes, List<AgentCpuResult> agentCpu, TimeSpan elapsed)
     {
         var rows = new List<string[]> { s_header };
         foreach (IGrouping<int, DrainResult> g in drains.GroupBy(d => d.Size))
@@ -133,6 +140,12 @@ internal static class Orchestrator
         {
             rows.Add(["start/stop", "bpf-agent (default config)", "start->READY=1; SIGTERM->exit",
                 $"{F(startStop.ReadyMs, 0)} ms; {F(startStop.StopMs, 0)} ms{(startStop.Problem is null ? "" : " (" + startStop.Problem + ")")}", "-"]);
+        }
+
+        foreach (AgentCpuResult c in agentCpu)
+        {
+            rows.Add([$"agent CPU syscall_latency", $"{c.Version} version", $"ns agent CPU/event at {c.EventsPerSecond / 1000:F0}k/s (busy; idle ms)",
+                c.Problem ?? $"{F(c.NsPerEvent, 1)} ({F(c.AgentCpuMs, 0)}; {F(c.IdleCpuMs, 0)} ms)", "-"]);
         }
 
         foreach (MapScrapeResult m in mapScrapes)

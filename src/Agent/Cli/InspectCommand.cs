@@ -34,7 +34,7 @@ public static class InspectCommand
         s.AppendLine("maps:");
         foreach (OpenBpfMap m in obj.Maps)
         {
-            s.AppendLine($"  {m.Name,-28} {m.Type,-16} key {m.KeySize} value {m.ValueSize} max_entries {m.MaxEntries}");
+            s.AppendLine($"  {m.Name,-28} {m.Type,-16} key {m.KeySize}{Declared(m.KeyType)} value {m.ValueSize}{Declared(m.ValueType)} max_entries {m.MaxEntries}");
         }
 
         Btf? btf = obj.Btf;
@@ -90,4 +90,7 @@ public static class InspectCommand
         BtfKind.Const or BtfKind.Volatile => $"{t.Kind.ToString().ToLowerInvariant()} {TypeName(t.GetReferencedType())}",
         _ => t.Name.Length > 0 ? t.Name : t.Kind.ToString(),
     };
+
+    // The BTF type a map's key or value is declared with: what maps[] labels and values name fields of.
+    private static string Declared(BtfType? t) => t is null ? "" : $" ({TypeName(t)})";
 }

@@ -25,7 +25,11 @@ public sealed class EventField
         Size = size;
         Shape = shape;
         EnumType = enumType;
+        _plainU64 = bitSize == 0 && size == 8 && shape == FieldShape.Unsigned;
     }
+
+    // A whole __u64 (a latency, a byte count: the metric value of most programs): read without the general path.
+    private readonly bool _plainU64;
 
     /// <summary>A field at a byte offset (for <see cref="EventLayout.FromFields"/>).</summary>
     public static EventField At(string path, int offset, int size, FieldShape shape) => new(path, offset * 8, 0, size, shape, null);
@@ -88,6 +92,11 @@ public sealed class EventField
     /// <summary>The field as a double, honouring signedness (for metric values).</summary>
     public double ReadDouble(ReadOnlySpan<byte> sample)
     {
+        if (_plainU64)
+        {
+            return BinaryPrimitives.ReadUInt64LittleEndian(sample.Slice(Offset, 8));
+        }
+
         // ReadInt64 zero-extends unsigned fields, so only a full 64 bits (a u64, or a u64 bitfield of 64) can look negative.
         long v = ReadInt64(sample);
         bool unsigned = Shape == FieldShape.Unsigned || (Shape == FieldShape.Enum && EnumType?.IsSignedEnum != true);
