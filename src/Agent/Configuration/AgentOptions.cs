@@ -68,6 +68,12 @@ public sealed record AgentOptions
     /// <summary>Maximum seconds a graceful shutdown may take.</summary>
     public double ShutdownTimeoutSeconds { get; init; } = 5;
 
+    /// <summary>
+    /// A BTF file describing the running kernel (libbpf's btf_custom_path), for CO-RE relocations on a kernel without
+    /// <c>/sys/kernel/btf/vmlinux</c>; empty uses the kernel's own. See docs/portability.md.
+    /// </summary>
+    public string BtfPath { get; init; } = "";
+
     public string ProgramsPath => Path.GetFullPath(ProgramsDirectory, ConfigDirectory);
 
     private static readonly string[] s_known =
@@ -75,10 +81,15 @@ public sealed record AgentOptions
         nameof(Listen), nameof(ProgramsDirectory), nameof(PinRoot), nameof(KeepPinsOnExit), nameof(ChannelCapacity),
         nameof(ChannelFullWaitMs), nameof(BatchBytes), nameof(PollTimeoutMs), nameof(EnableRunTimeStats), nameof(LibbpfLogLinesPerSecond),
         nameof(ShutdownTimeoutSeconds), nameof(DropAlarmRatio), nameof(ReportDropAlarmsInHealth), nameof(WatchConfigDirectory),
+        nameof(BtfPath),
     ];
 
     /// <summary>Reads and checks the "Agent" section; every problem is listed with the key and the fix.</summary>
-    public static AgentOptions Read(IConfiguration configuration, string configDirectory, string agentFile, List<ConfigError> errors)
+    public static AgentOptions Read(IConfiguration configuration, string configDirectory, string agentFile, List<ConfigError> errors) =>
+        Read(configuration, configDirectory, agentFile, errors, KernelBtfPath.Sysfs);
+
+    /// <summary><see cref="Read(IConfiguration, string, string, List{ConfigError})"/> with the kernel's BTF looked for at <paramref name="kernelBtf"/>.</summary>
+    internal static AgentOptions Read(IConfiguration configuration, string configDirectory, string agentFile, List<ConfigError> errors, string kernelBtf)
     {
         IConfigurationSection s = configuration.GetSection("Agent");
         foreach (IConfigurationSection child in s.GetChildren())
@@ -106,6 +117,7 @@ public sealed record AgentOptions
             DropAlarmRatio = Ratio(s, nameof(DropAlarmRatio), 0.01, agentFile, errors),
             ReportDropAlarmsInHealth = Bool(s, nameof(ReportDropAlarmsInHealth), false, agentFile, errors),
             WatchConfigDirectory = Bool(s, nameof(WatchConfigDirectory), true, agentFile, errors),
+            BtfPath = KernelBtfPath.Check(s[nameof(BtfPath)], configDirectory, kernelBtf, agentFile, errors),
         };
 
         if (!Uri.TryCreate(o.Listen, UriKind.Absolute, out Uri? uri) || uri.Scheme != "http")

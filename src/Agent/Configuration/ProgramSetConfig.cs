@@ -30,6 +30,9 @@ public sealed record ProgramSetConfig
 
     public IReadOnlyList<RingConfig> RingBuffers { get; init; } = [];
 
+    /// <summary>Alternative programs chosen by what the kernel has; empty: the object has one way of running.</summary>
+    public IReadOnlyList<VariantConfig> Variants { get; init; } = [];
+
     /// <summary>Warn (and flag in health) when more than this fraction of a ring's samples is dropped; null: off.</summary>
     public double? DropAlarmRatio { get; init; }
 }

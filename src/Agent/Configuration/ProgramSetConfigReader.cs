@@ -88,6 +88,7 @@ public static partial class ProgramSetConfigReader
                 Parameters = ReadParameters(root),
                 Pinning = ReadPinning(root),
                 RingBuffers = root.Objects("ringBuffers").Select(ReadRing).ToList(),
+                Variants = VariantConfigReader.Read(root),
                 DropAlarmRatio = root.Has("dropAlarmRatio") ? root.Number("dropAlarmRatio", 0, 0, 1) : null,
             };
             root.RejectUnknownKeys();

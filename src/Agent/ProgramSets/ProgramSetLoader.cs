@@ -38,7 +38,8 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
     }
 
     /// <summary>Opens and checks the set without loading it (for <c>bpf-agent check</c> and before load).</summary>
-    public static OpenBpfObject OpenAndCheck(ProgramSetConfig config, List<ConfigError> errors, out Dictionary<RingConfig, EventLayout> layouts)
+    public static OpenBpfObject OpenAndCheck(ProgramSetConfig config, List<ConfigError> errors, out Dictionary<RingConfig, EventLayout> layouts,
+        out VariantChoice variant, string? btfPath = null)
     {
         layouts = [];
         if (!File.Exists(config.ObjectPath))
@@ -47,10 +48,12 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
                 "build the object (make bpf) or fix the path; a relative path is taken from the config directory"));
         }
 
-        OpenBpfObject open = OpenBpfObject.OpenFile(config.ObjectPath, new BpfObjectOpenOptions { ObjectName = config.Name.Replace('-', '_') });
+        OpenBpfObject open = OpenBpfObject.OpenFile(config.ObjectPath,
+            new BpfObjectOpenOptions { ObjectName = config.Name.Replace('-', '_'), BtfCustomPath = btfPath });
         try
         {
             CheckPrograms(config, open, errors);
+            variant = VariantSelector.Apply(config, open, btfPath, errors);
             SetParameters(config, open, errors);
             foreach (RingConfig ring in config.RingBuffers)
             {
@@ -73,7 +76,8 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
     public LoadedProgramSet Load(ProgramSetConfig config)
     {
         var errors = new List<ConfigError>();
-        using OpenBpfObject open = OpenAndCheck(config, errors, out Dictionary<RingConfig, EventLayout> layouts);
+        using OpenBpfObject open = OpenAndCheck(config, errors, out Dictionary<RingConfig, EventLayout> layouts, out VariantChoice variant,
+            options.BtfPath.Length == 0 ? null : options.BtfPath);
 
         // Build decoders before load too: a decoder that does not fit its field is a config error.
         Meter meter = _meters.GetOrAdd(config.Name, name => new Meter(MeterPrefix + name));
@@ -123,7 +127,7 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
 
             var rings = config.RingBuffers.Select(r => new RingSource(config.Name, obj.GetMap(r.Map), processors[r],
                 _totals.GetOrAdd((config.Name, r.Map), _ => new RingTotals()))).ToList();
-            return new LoadedProgramSet(config, obj, links, meter, rings, pinDirectory);
+            return new LoadedProgramSet(config, obj, links, meter, rings, pinDirectory) { Variant = variant };
         }
         catch
         {
