@@ -72,8 +72,8 @@ done
 
 # 4. nothing dropped, in any stage.
 scrape
-dropped=$(metric bpf_agent_samples_dropped)
-check no-drops "$([ "$dropped" = 0 ]; echo $?)" "dropped=$dropped $(grep '^bpf_agent_samples_dropped' <<<"$SCRAPE" | awk '$NF != 0 {printf "%s ", $0}')"
+dropped=$(metric bpf_agent_samples_dropped_total)
+check no-drops "$([ "$dropped" = 0 ]; echo $?)" "dropped=$dropped $(grep "^bpf_agent_samples_dropped_total" <<<"$SCRAPE" | awk '$NF != 0 {sub(/otel_scope_name="[^"]*",/, ""); printf "%s ", $0}')"
 
 # 5. SIGTERM: a clean exit, in time.
 kill -TERM "$PID"
@@ -87,7 +87,8 @@ grep -E '"?(Error|Fatal|ERR|FTL)' agent.log | head -5 | sed 's/^/  agent| /'
 # 6. the binding's kernel tests (CI=true: a kernel test that cannot run fails rather than skips).
 if [ -d tests/Bpf.Tests/bin ] && [ -x "${SDK:-}/dotnet" ]; then
     out=$(CI=true "$SDK/dotnet" test tests/Bpf.Tests/bin/Bpf.Tests.dll 2>&1); rc=$?
-    echo "$out" | grep -E '^\s+(Failed|Error Message)|^(Passed|Failed)!' | head -40 | sed 's/^/  tests| /'
+    echo "$out" | grep -E -A2 '^\s+Failed ' | grep -v -E '^\s+Error Message:|^--' | head -60 | sed 's/^/  tests| /'
+    echo "$out" | grep -E '^\s+Skipped ' | head -20 | sed 's/^/  tests| /'
     check bpf-tests "$rc" "$(grep -Eo 'Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+' <<<"$out" | tr -s ' ')"
 fi
 
