@@ -5,6 +5,7 @@
 # Not part of `make test`. Uses ../shared/portability (qemu-run, libbpf-build); about a minute per cell.
 #   KERNELS="5.10 6.1 6.12 host" LIBBPFS="system 1.5.0 1.7.0" scripts/test-kernels.sh [Release]
 #   CELLS="6.1-system 5.10-1.7.0" scripts/test-kernels.sh     (chosen cells, in this order)
+#   BINDING_CELLS="5.10-system"   cells that also run the binding's tests (default: all; they cost minutes in a guest)
 set -uo pipefail
 configuration=${1:-Release}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,6 +15,7 @@ KERNELS=${KERNELS:-5.10 6.1 6.12 host}
 LIBBPFS=${LIBBPFS:-system 1.5.0 1.7.0}
 CELLS=${CELLS:-$(for k in $KERNELS; do for v in $LIBBPFS; do echo "$k-$v"; done; done)}
 LIBBPFS=$(for c in $CELLS; do echo "${c#*-}"; done | sort -u)
+BINDING_CELLS=${BINDING_CELLS:-$CELLS}
 declare -A KPKG=(
     [5.10]=${KPKG_5_10:-linux-image-5.10.0-46-amd64}
     [6.1]=${KPKG_6_1:-linux-image-6.1.0-57-amd64}
@@ -41,7 +43,8 @@ touch "$STAGE/Agent.sln"   # the binding's tests find their objects from the dir
 cp -a "$ROOT/tests/kernels/cell.sh" "$ROOT/tests/kernels/checks" "$STAGE/"
 for v in $LIBBPFS; do
     [ "$v" = system ] && continue
-    dir=$("$PORTABILITY/libbpf-build" "$v" 2>/dev/null | tail -1)
+    dir=${PORTABILITY_CACHE:-/var/cache/bpf-agent-portability}/libbpf-$v   # built once; libbpf-build rebuilds
+    [ -f "$dir/lib64/libbpf.so.1" ] || dir=$("$PORTABILITY/libbpf-build" "$v" 2>/dev/null | tail -1)
     [ -f "$dir/lib64/libbpf.so.1" ] || { echo "test-kernels: libbpf-build $v failed" >&2; exit 1; }
     mkdir -p "$STAGE/libbpf/$v" && cp -a "$dir/lib64" "$STAGE/libbpf/$v/"
 done
@@ -53,17 +56,18 @@ for cell in $CELLS; do
         k=${cell%%-*} v=${cell#*-}
         echo "test-kernels: cell kernel $k, libbpf $v" >&2
         t0=$SECONDS; rm -f "$RESULTS/$cell.txt"
+        sdk=; [[ " $(echo $BINDING_CELLS) " != *" $cell "* ]] || sdk=1
         if [ "$k" = host ]; then
             tmp=$(mktemp -d /tmp/bpf-agent-cell.XXXXXX)
             (cd "$STAGE" && tar --exclude=./dotnet-sdk -cf - .) | tar -C "$tmp" -xf -
             lib=system; [ "$v" = system ] || lib=$tmp/libbpf/$v/lib64
-            SDK=$DOTNET_ROOT_HOST bash "$tmp/cell.sh" "$tmp" "$lib" 19435 > "$RESULTS/$cell.txt" 2>&1
+            SDK=${sdk:+$DOTNET_ROOT_HOST} bash "$tmp/cell.sh" "$tmp" "$lib" 19435 > "$RESULTS/$cell.txt" 2>&1
             rc=$?
             rm -rf "$tmp"
         else
             lib=system; [ "$v" = system ] || lib=$GUEST_STAGE/libbpf/$v/lib64
             "$PORTABILITY/qemu-run" -k "${KPKG[$k]}" -s "$STAGE" -t 900 -- \
-                "mkdir -p $GUEST_STAGE && tar --exclude=./dotnet-sdk -cf - . | tar -C $GUEST_STAGE -xf - && chown -R root:root $GUEST_STAGE && chmod -R go-w $GUEST_STAGE && echo kernel \$(uname -r) && SDK=/share/dotnet-sdk bash $GUEST_STAGE/cell.sh $GUEST_STAGE $lib 9435" \
+                "mkdir -p $GUEST_STAGE && tar --exclude=./dotnet-sdk -cf - . | tar -C $GUEST_STAGE -xf - && chown -R root:root $GUEST_STAGE && chmod -R go-w $GUEST_STAGE && echo kernel \$(uname -r) && SDK=${sdk:+/share/dotnet-sdk} bash $GUEST_STAGE/cell.sh $GUEST_STAGE $lib 9435" \
                 > "$RESULTS/$cell.txt" 2>&1
             rc=$?
         fi

@@ -21,6 +21,6 @@ for cell in "$@"; do
         row+=" ${var:-?} $([ "$up" = ok ] && [ "$ev" != FAIL ] && echo ok || echo FAIL) |"
     done
     tests=$(awk '$1 == "check" && $2 == "bpf-tests" {$1 = $2 = $3 = ""; print; exit}' "$f" | sed 's/^ *//')
-    row+=" $(mark "$f" no-drops) | $(mark "$f" sigterm) | $(mark "$f" bpf-tests) ${tests:+($tests)} | $(awk '$1 == "seconds" {print $2}' "$f") | $(grep -q '^cell PASS' "$f" && echo PASS || echo FAIL) |"
+    row+=" $(mark "$f" no-drops) | $(mark "$f" sigterm) | $(mark "$f" bpf-tests | sed "s/^-$/not run/") ${tests:+($tests)} | $(awk '$1 == "seconds" {print $2}' "$f") | $(grep -q '^cell PASS' "$f" && echo PASS || echo FAIL) |"
     echo "$row"
 done
