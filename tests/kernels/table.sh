@@ -10,9 +10,8 @@ echo "$header"; echo "$rule"
 for cell in "$@"; do
     f=$RESULTS/$cell.txt
     k=${cell%%-*} v=${cell#*-}
-    kr=$(awk '$1 == "kernel" {print $2; exit}' "$f"); [ -n "$kr" ] || kr=$(uname -r)
-    [ "$k" = host ] || k=$kr
-    [ "$k" != host ] || k="$(uname -r) (host)"
+    kr=$(awk '$1 == "kernel" {print $2; exit}' "$f")
+    if [ "$k" = host ]; then k="$(uname -r) (host)"; elif [ -n "$kr" ]; then k=$kr; fi
     lv=$(grep -o 'libbpf_version="[^"]*"' "$f" | head -1 | cut -d'"' -f2); [ "$v" != system ] || v="system ${lv}"
     row="| $k | $v | $(mark "$f" bpf-agent-check) | $(mark "$f" healthz) |"
     for s in $sets; do
@@ -21,6 +20,6 @@ for cell in "$@"; do
         row+=" ${var:-?} $([ "$up" = ok ] && [ "$ev" != FAIL ] && echo ok || echo FAIL) |"
     done
     tests=$(awk '$1 == "check" && $2 == "bpf-tests" {$1 = $2 = $3 = ""; print; exit}' "$f" | sed 's/^ *//')
-    row+=" $(mark "$f" no-drops) | $(mark "$f" sigterm) | $(mark "$f" bpf-tests | sed "s/^-$/not run/") ${tests:+($tests)} | $(awk '$1 == "seconds" {print $2}' "$f") | $(grep -q '^cell PASS' "$f" && echo PASS || echo FAIL) |"
+    row+=" $(mark "$f" no-drops) | $(mark "$f" sigterm) | $(t=$(mark "$f" bpf-tests); [ "$t" != - ] || { grep -q '^note bpf-tests not run' "$f" && t="not run" || t="no result (cell timed out)"; }; echo "$t") ${tests:+($tests)} | $(awk '$1 == "seconds" {print $2}' "$f") | $(grep -q '^cell PASS' "$f" && echo PASS || echo FAIL) |"
     echo "$row"
 done
