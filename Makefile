@@ -20,7 +20,7 @@ TEST_BPF_OBJS := $(patsubst tests/%.bpf.c,$(BUILD)/tests/%.bpf.o,$(TEST_BPF_SRCS
 BENCH_BPF_OBJS := $(patsubst bench/bpf/%.bpf.c,$(BUILD)/bench/%.bpf.o,$(wildcard bench/bpf/*.bpf.c))
 BPF_HEADERS := $(wildcard programs/include/*.h) $(wildcard tests/*/bpf/*.h)
 
-.PHONY: all setup bpf build run test clean bench bench-micro
+.PHONY: all setup bpf build run test clean bench bench-micro test-kernels
 all: build
 
 # `make test` also needs Prometheus (its tests scrape the agent with a real one).
@@ -52,6 +52,13 @@ run: build
 
 test: build
 	@bash scripts/run-tests.sh $(CONFIGURATION)
+
+# The portability matrix (docs/portability.md): the kernel-facing acceptance on Debian's 5.10, 6.1 and 6.12 under
+# qemu and on this host, each with libbpf 1.1 (the distribution's), 1.5.0 and 1.7.0; one table, non-zero if any
+# cell fails. About a minute per cell on an idle machine; not part of `make test`. KERNELS=, LIBBPFS= or CELLS=
+# (for example CELLS="5.10-system host-1.7.0") choose cells.
+test-kernels: build
+	@bash scripts/test-kernels.sh $(CONFIGURATION)
 
 clean:
 	rm -rf $(BUILD)

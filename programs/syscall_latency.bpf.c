@@ -8,6 +8,13 @@
  * bpf_agent_submit_batched() (no wakeup until 64 KiB are waiting); the agent drains on its poll
  * timeout.
  *
+ * Two variants, chosen by the agent at load time (config/programs.d/syscall_latency.json):
+ *   task_storage (Linux 5.11+): the sys_enter timestamp in the thread's task storage, the task from
+ *                bpf_get_current_task_btf(); the cheapest per syscall.
+ *   hash         (any kernel with BTF, 5.10 included): the timestamp in an LRU hash keyed by thread
+ *                id, pid and comm from the classic helpers.
+ * Both fill struct syscall_event with the same fields and meaning.
+ *
  * Ring buffer: syscall_events (1 MiB) of struct syscall_event.
  * Parameters:  filter_tgid (0: all processes; otherwise only that tgid),
  *              ignore_tgid (0: none; otherwise skip that tgid; the agent sets its own to avoid a
@@ -117,6 +124,61 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 	 * comm NUL-terminated (its last byte is always 0).
 	 */
 	__builtin_memcpy(e->comm, task->comm, sizeof(e->comm));
+
+	bpf_agent_submit_batched(e, &syscall_events, SYSCALL_WAKEUP_THRESHOLD);
+	return 0;
+}
+
+/*
+ * The hash variant, for kernels without task storage maps or bpf_get_current_task_btf() (5.10).
+ * Keyed by thread id; LRU, so the entries of threads that never reach sys_exit (exit(),
+ * exit_group()) are evicted rather than filling the map. 16384 threads in a syscall at once is
+ * far above what a host runs; an entry evicted early costs one missing sample, never a wrong one.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} syscall_start_by_tid SEC(".maps");
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(handle_sys_enter_hash, struct pt_regs *regs, long id)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	__u64 now;
+
+	if (skip_tgid(pid_tgid >> 32))
+		return 0;
+	now = bpf_ktime_get_ns();
+	bpf_map_update_elem(&syscall_start_by_tid, &tid, &now, BPF_ANY);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(handle_sys_exit_hash, struct pt_regs *regs, long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct syscall_event *e;
+	__u64 *start, start_ns, now;
+
+	start = bpf_map_lookup_elem(&syscall_start_by_tid, &tid);
+	if (!start)
+		return 0; /* sys_enter before the program was attached, or filtered out */
+	start_ns = *start;
+	bpf_map_delete_elem(&syscall_start_by_tid, &tid);
+	now = bpf_ktime_get_ns();
+
+	e = bpf_agent_reserve(&syscall_events, sizeof(*e));
+	if (!e)
+		return 0;
+	e->latency_ns = now - start_ns;
+	e->pid = pid_tgid >> 32;
+	e->syscall_nr = (__s32)SYSCALL_NR(regs);
+	e->ret = ret;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
 
 	bpf_agent_submit_batched(e, &syscall_events, SYSCALL_WAKEUP_THRESHOLD);
 	return 0;

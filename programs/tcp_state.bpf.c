@@ -15,6 +15,13 @@
  * tcp_directions until it closes; for a socket opened before the program was attached it is
  * unknown, and port is the lower of the two ports (services listen low, clients use ephemeral ones).
  *
+ * Two variants, chosen by the agent at load time (config/programs.d/tcp_state.json):
+ *   btf      (Linux 6.2+): inet_sock fields through the bpf_rdonly_cast kfunc and the task from
+ *            bpf_get_current_task_btf(): plain loads, no helper call per field.
+ *   core_read (any kernel with BTF, 5.10 included): the same fields with BPF_CORE_READ
+ *            (bpf_probe_read_kernel), pid and comm from the classic helpers.
+ * Both fill struct tcp_state_event with the same fields and meaning.
+ *
  * Ring buffer: tcp_events (256 KiB) of struct tcp_state_event.
  * Parameters:  filter_port (0: all; otherwise only events whose sport or dport equals it,
  *              host byte order).
@@ -119,8 +126,25 @@ static __always_inline enum tcp_direction direction_of(const struct sock *sk, in
 	return (enum tcp_direction)d;
 }
 
-/* Read-only view of a kernel object as another BTF type; the verifier turns the call into a move. */
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+/* The service's port: the remote one for connect()ed sockets, the local one otherwise (the lower when unknown). */
+static __always_inline void set_service_port(struct tcp_state_event *e, enum tcp_direction direction, __u16 sport, __u16 dport)
+{
+	e->direction = direction;
+	if (direction == TCP_DIRECTION_OUTBOUND)
+		e->port = dport;
+	else if (direction == TCP_DIRECTION_UNKNOWN && dport && (dport < sport || !sport))
+		e->port = dport;
+	else
+		e->port = sport;
+}
+
+
+/*
+ * Read-only view of a kernel object as another BTF type; the verifier turns the call into a move.
+ * Weak: on kernels without it (before 6.2) libbpf leaves it unresolved instead of failing the
+ * object, and the agent loads the core_read variant, which does not call it.
+ */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, const int oldstate, const int newstate)
@@ -163,17 +187,57 @@ int BPF_PROG(handle_inet_sock_set_state, const struct sock *sk, const int oldsta
 		__builtin_memcpy(e->saddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
 		__builtin_memcpy(e->daddr, &sk->__sk_common.skc_v6_daddr, 16);
 	}
-	e->direction = direction;
-	if (direction == TCP_DIRECTION_OUTBOUND)
-		e->port = dport;
-	else if (direction == TCP_DIRECTION_UNKNOWN && dport && (dport < sport || !sport))
-		e->port = dport;
-	else
-		e->port = sport;
+	set_service_port(e, direction, sport, dport);
 	e->oldstate = (enum tcp_state_name)oldstate;
 	e->newstate = (enum tcp_state_name)newstate;
 	/* Two loads instead of bpf_get_current_comm()'s helper call and copy; comm is NUL-terminated. */
 	__builtin_memcpy(e->comm, task->comm, sizeof(e->comm));
+
+	bpf_agent_submit_lazy(e);
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(handle_inet_sock_set_state_core, const struct sock *sk, const int oldstate, const int newstate)
+{
+	const struct inet_sock *inet = (const struct inet_sock *)sk;
+	enum tcp_direction direction;
+	struct tcp_state_event *e;
+	__u16 sport, dport, family;
+
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	/* Past struct sock: the verifier allows no plain load there without the kfunc. */
+	sport = bpf_ntohs(BPF_CORE_READ(inet, inet_sport));
+	dport = bpf_ntohs(sk->__sk_common.skc_dport);
+	if (filter_port && sport != filter_port && dport != filter_port)
+		return 0;
+
+	direction = direction_of(sk, oldstate, newstate);
+	e = bpf_agent_reserve(&tcp_events, sizeof(*e));
+	if (!e)
+		return 0;
+	__builtin_memset(e, 0, sizeof(*e));
+
+	family = sk->__sk_common.skc_family;
+	e->timestamp_ns = bpf_ktime_get_ns();
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->family = family;
+	e->sport = sport;
+	e->dport = dport;
+	if (family == BPF_AGENT_AF_INET) {
+		__be32 saddr = BPF_CORE_READ(inet, inet_saddr), daddr = sk->__sk_common.skc_daddr;
+
+		__builtin_memcpy(e->saddr, &saddr, 4);
+		__builtin_memcpy(e->daddr, &daddr, 4);
+	} else {
+		__builtin_memcpy(e->saddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(e->daddr, &sk->__sk_common.skc_v6_daddr, 16);
+	}
+	set_service_port(e, direction, sport, dport);
+	e->oldstate = (enum tcp_state_name)oldstate;
+	e->newstate = (enum tcp_state_name)newstate;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
 
 	bpf_agent_submit_lazy(e);
 	return 0;

@@ -74,7 +74,7 @@ internal static class MapScrapeScenario
         };
 
         var errors = new List<ConfigError>();
-        using OpenBpfObject open = ProgramSetLoader.OpenAndCheck(set, errors, out _, out List<MapPlan> plans);
+        using OpenBpfObject open = ProgramSetLoader.OpenAndCheck(set, errors, out _, out List<MapPlan> plans, out _);
         if (errors.Count > 0)
         {
             throw new InvalidOperationException(string.Join("; ", errors));

@@ -10,6 +10,12 @@ public sealed class BpfObjectOpenOptions
     public string? PinRootPath { get; init; }
 
     /// <summary>
+    /// A BTF file describing the running kernel, for CO-RE relocations on kernels without
+    /// <c>/sys/kernel/btf/vmlinux</c> (libbpf's <c>btf_custom_path</c>); null uses the kernel's own.
+    /// </summary>
+    public string? BtfCustomPath { get; init; }
+
+    /// <summary>
     /// Size of a kernel (verifier) log buffer libbpf passes to every program and BTF load; 0 lets libbpf log
     /// only on failure. With a buffer, a failed load's <see cref="BpfException.VerifierLog"/> comes from it.
     /// The kernel fails a load (ENOSPC) whose log does not fit, even of a valid program: level 2 logs every

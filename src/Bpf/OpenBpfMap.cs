@@ -43,6 +43,16 @@ public readonly unsafe struct OpenBpfMap
     }
 
     /// <summary>
+    /// Whether Load creates this map (default true). A map only programs that are not loaded use can be left out,
+    /// for example one of a type the kernel lacks; a loaded program that uses it then fails to load.
+    /// </summary>
+    public bool AutoCreate
+    {
+        get => Interop.Libbpf.bpf_map__autocreate(Pointer);
+        set => Errors.Check(Interop.Libbpf.bpf_map__set_autocreate(Pointer, value), "bpf_map__set_autocreate", Name);
+    }
+
+    /// <summary>
     /// Where the map is pinned at load: an existing compatible pin there is reused (its fd and contents), else
     /// the new map is pinned there. Null clears it.
     /// </summary>

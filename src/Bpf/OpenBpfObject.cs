@@ -62,14 +62,16 @@ public sealed unsafe class OpenBpfObject : BpfObjectBase
         byte[]? name = NativeText.ToNative(options?.ObjectName);
         byte[]? pinRoot = NativeText.ToNative(options?.PinRootPath);
         byte[]? nativePath = NativeText.ToNative(path);
+        byte[]? btfPath = NativeText.ToNative(options?.BtfCustomPath);
 
         // libbpf keeps kernel_log_buf until load: pin the managed array for the object's lifetime.
         GCHandle logPin = kernelLog is null ? default : GCHandle.Alloc(kernelLog, GCHandleType.Pinned);
         nint obj;
-        fixed (byte* pName = name, pRoot = pinRoot, pPath = nativePath)
+        fixed (byte* pName = name, pRoot = pinRoot, pPath = nativePath, pBtf = btfPath)
         {
             opts.ObjectName = pName;
             opts.PinRootPath = pRoot;
+            opts.BtfCustomPath = pBtf;
             if (kernelLog is not null)
             {
                 opts.KernelLogBuffer = (byte*)logPin.AddrOfPinnedObject();

@@ -59,12 +59,18 @@ public sealed class EndToEndTests
     /// Plus the listener: CLOSE->LISTEN at Start and LISTEN->CLOSE at Stop. So 10 per connection + 2.
     /// </summary>
     [KernelFact]
-    public async Task Every_tcp_state_change_on_the_tests_own_port_is_counted_exactly_by_state_and_port()
+    public Task Every_tcp_state_change_on_the_tests_own_port_is_counted_exactly_by_state_and_port() => TcpStateChangesAsync(variant: null, "btf");
+
+    /// <summary>The variant for kernels without bpf_rdonly_cast (before 6.2) counts exactly the same.</summary>
+    [KernelFact]
+    public Task The_core_read_variant_of_tcp_state_counts_the_same_changes_exactly() => TcpStateChangesAsync("core_read", "core_read");
+
+    private static async Task TcpStateChangesAsync(string? variant, string expectedVariant)
     {
         const int Connections = 5;
         int port = TestConfig.FreePort();
         using var config = new TestConfig();
-        config.AddSet("tcp_state", ProgramSetJson.TcpState(filterPort: port));
+        config.AddSet("tcp_state", ProgramSetJson.TcpState(filterPort: port, variant));
         using var agent = AgentProcess.StartWithConfig(config);
         await AgentHealth.WaitHealthyAsync(agent, config.Url);
 
@@ -119,6 +125,8 @@ public sealed class EndToEndTests
         }
 
         Assert.Equal(Expected, Sum(text, "bpf_agent_ring_samples_received_total", ("set", "tcp_state"), ("ring", "tcp_events")));
+        Assert.Equal(1, Sum(text, "bpf_agent_set_variant", ("set", "tcp_state"), ("variant", expectedVariant)));
+        Assert.Single(Select(text, "bpf_agent_set_variant"));
         Assert.Equal(0, Sum(text, "bpf_agent_samples_dropped_total", ("set", "tcp_state")));
 
         // The log decodes addresses (ipv4), ports and the BTF enum names of the states.

@@ -40,7 +40,7 @@ public sealed class MapDecodeFuzzTests
             ],
         };
         var errors = new List<ConfigError>();
-        using OpenBpfObject open = ProgramSetLoader.OpenAndCheck(set, errors, out _, out List<MapPlan> plans);
+        using OpenBpfObject open = ProgramSetLoader.OpenAndCheck(set, errors, out _, out List<MapPlan> plans, out _);
         Assert.Empty(errors);
         using BpfObject obj = open.Load();
         BpfMap map = obj.GetMap("counts_hash");

@@ -80,6 +80,7 @@ public sealed partial class SchemaTests : IDisposable
     {
         { "", "" },
         { "pinning", "/properties/pinning" },
+        { "variants/0", "/$defs/variant" },
         { "ringBuffers/0", "/$defs/ringBuffer" },
         { "ringBuffers/0/metrics/0", "/$defs/metric" },
         { "ringBuffers/0/metrics/0/buckets", "/$defs/metric/properties/buckets/oneOf/1" },
@@ -99,6 +100,7 @@ public sealed partial class SchemaTests : IDisposable
         {
           "object": "probe.bpf.o",
           "pinning": { "enabled": true },
+          "variants": [ { "name": "probe", "programs": [ "handle" ], "maps": [ "start" ], "requires": [ "task_storage", "kfunc:bpf_rdonly_cast" ] } ],
           "ringBuffers": [
             {
               "map": "events",

@@ -26,7 +26,7 @@ public sealed class LeakTests
         Assert.Equal(baselineFds, OpenFdCount());
     }
 
-    [KernelFact]
+    [KernelFact(MinimumKernel = "6.1", Feature = "user ring buffers, which its object has")]
     public void Ring_buffers_left_to_the_garbage_collector_release_their_fds()
     {
         using OpenBpfObject open = TestObjects.OpenForThisProcess("userring_test");

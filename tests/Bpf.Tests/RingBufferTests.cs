@@ -257,7 +257,7 @@ public sealed class RingBufferTests
         Assert.False(rb.WasStopped);
     }
 
-    [KernelFact]
+    [KernelFact(MinimumKernel = "6.1", Feature = "user ring buffers, which its object has")]
     public void A_ring_buffer_over_a_map_that_is_not_a_ring_throws_ArgumentException()
     {
         using BpfObject obj = LoadRingbufTest(burst: 1);

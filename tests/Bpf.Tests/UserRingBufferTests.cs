@@ -9,7 +9,7 @@ public sealed class UserRingBufferTests
     private const int RingBytes = 64 * 1024;
     private const int HeaderBytes = 8;     // BPF_RINGBUF_HDR_SZ; records are rounded up to 8 bytes
 
-    [KernelFact]
+    [KernelFact(MinimumKernel = "6.1", Feature = "user ring buffers")]
     public void Messages_written_from_user_space_are_echoed_back_byte_exact_and_in_order()
     {
         const int Messages = 20;
@@ -56,7 +56,7 @@ public sealed class UserRingBufferTests
         Assert.Equal((ulong)Messages, obj.ReadGlobal<ulong>("drained"));
     }
 
-    [KernelFact]
+    [KernelFact(MinimumKernel = "6.1", Feature = "user ring buffers")]
     public void Blocking_reserve_times_out_on_a_full_ring_and_succeeds_once_the_kernel_drains_it()
     {
         using BpfObject obj = TestObjects.OpenForThisProcess("userring_test").Load();
@@ -141,7 +141,7 @@ public sealed class UserRingBufferTests
         Assert.Equal((ulong)sent.Count + 1, obj.ReadGlobal<ulong>("drained"));
     }
 
-    [KernelFact]
+    [KernelFact(MinimumKernel = "6.1", Feature = "user ring buffers")]
     public void A_user_ring_buffer_checks_its_map_its_samples_and_its_lifetime()
     {
         using BpfObject obj = TestObjects.OpenForThisProcess("userring_test").Load();

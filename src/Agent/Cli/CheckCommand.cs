@@ -66,7 +66,7 @@ public static class CheckCommand
             try
             {
                 using LoadedProgramSet loaded = loader.Load(set with { Pinning = set.Pinning with { Enabled = false } });
-                output.WriteLine($"ok: {set.Name}: {set.ObjectPath} loaded, attached {string.Join(", ", loaded.AttachedPrograms)}, rings [{string.Join(", ", loaded.Rings.Select(r => r.MapName))}], maps [{string.Join(", ", loaded.Maps.Select(m => m.MapName))}]");
+                output.WriteLine($"ok: {set.Name}: {set.ObjectPath} loaded, variant {loaded.Variant}, attached {string.Join(", ", loaded.AttachedPrograms)}, rings [{string.Join(", ", loaded.Rings.Select(r => r.MapName))}], maps [{string.Join(", ", loaded.Maps.Select(m => m.MapName))}]");
             }
             catch (ConfigException e)
             {

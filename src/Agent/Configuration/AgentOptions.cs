@@ -77,6 +77,12 @@ public sealed record AgentOptions
     /// <summary>Log lines as text (default) or as compact JSON, one object a line ("json").</summary>
     public string LogFormat { get; init; } = Logs.LogOutput.Text;
 
+    /// <summary>
+    /// A BTF file describing the running kernel (libbpf's btf_custom_path), for CO-RE relocations on a kernel without
+    /// <c>/sys/kernel/btf/vmlinux</c>; empty uses the kernel's own. See docs/portability.md.
+    /// </summary>
+    public string BtfPath { get; init; } = "";
+
     public string ProgramsPath => Path.GetFullPath(ProgramsDirectory, ConfigDirectory);
 
     private static readonly string[] s_known =
@@ -85,13 +91,18 @@ public sealed record AgentOptions
         nameof(ChannelFullWaitMs), nameof(BatchBytes), nameof(BatchFlushMs), nameof(PollTimeoutMs), nameof(EnableRunTimeStats), nameof(LibbpfLogLinesPerSecond),
         nameof(ShutdownTimeoutSeconds), nameof(DropAlarmRatio), nameof(ReportDropAlarmsInHealth), nameof(WatchConfigDirectory),
         nameof(LogFormat),
+        nameof(BtfPath),
     ];
 
     /// <summary>
     /// Reads and checks the "Agent" section; every problem is listed with the key and the fix, and blamed on where
     /// the value came from: agent.json, an environment variable or the command line.
     /// </summary>
-    public static AgentOptions Read(IConfiguration configuration, string configDirectory, string agentFile, List<ConfigError> errors)
+    public static AgentOptions Read(IConfiguration configuration, string configDirectory, string agentFile, List<ConfigError> errors) =>
+        Read(configuration, configDirectory, agentFile, errors, KernelBtfPath.Sysfs);
+
+    /// <summary><see cref="Read(IConfiguration, string, string, List{ConfigError})"/> with the kernel's BTF looked for at <paramref name="kernelBtf"/>.</summary>
+    internal static AgentOptions Read(IConfiguration configuration, string configDirectory, string agentFile, List<ConfigError> errors, string kernelBtf)
     {
         IConfigurationSection s = configuration.GetSection("Agent");
         ErrorAt error = (key, problem, fix) => errors.Add(SettingSource.Error(configuration, $"Agent:{key}", agentFile, problem, fix));
@@ -124,6 +135,7 @@ public sealed record AgentOptions
             ReportDropAlarmsInHealth = Bool(s, nameof(ReportDropAlarmsInHealth), false, error),
             WatchConfigDirectory = Bool(s, nameof(WatchConfigDirectory), true, error),
             LogFormat = (s[nameof(LogFormat)] ?? Logs.LogOutput.Text).ToLowerInvariant(),
+            BtfPath = KernelBtfPath.Check(s[nameof(BtfPath)], configDirectory, kernelBtf, agentFile, errors),
         };
 
         if (o.LogFormat is not (Logs.LogOutput.Text or Logs.LogOutput.Json))

@@ -33,6 +33,9 @@ public sealed record ProgramSetConfig
     /// <summary>Maps the programs aggregate into, read when /metrics is scraped.</summary>
     public IReadOnlyList<MapConfig> Maps { get; init; } = [];
 
+    /// <summary>Alternative programs chosen by what the kernel has; empty: the object has one way of running.</summary>
+    public IReadOnlyList<VariantConfig> Variants { get; init; } = [];
+
     /// <summary>Warn (and flag in health) when more than this fraction of a ring's samples is dropped; null: off.</summary>
     public double? DropAlarmRatio { get; init; }
 }

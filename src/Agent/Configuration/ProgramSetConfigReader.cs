@@ -89,6 +89,7 @@ public static partial class ProgramSetConfigReader
                 Pinning = ReadPinning(root),
                 RingBuffers = root.Objects("ringBuffers").Select(ReadRing).ToList(),
                 Maps = root.Objects("maps").Select(ReadMap).ToList(),
+                Variants = VariantConfigReader.Read(root),
                 DropAlarmRatio = root.Has("dropAlarmRatio") ? root.Number("dropAlarmRatio", 0, 0, 1) : null,
             };
             root.RejectUnknownKeys();

@@ -34,6 +34,7 @@ public sealed class AgentMetrics : IDisposable
             new("dotnet_version", Environment.Version.ToString())),
             description: "Build information; the value is always 1.");
         _meter.CreateObservableGauge("bpf_agent_program_set_up", SetUp, description: "1 when the program set is loaded and attached, 0 when it failed.");
+        _meter.CreateObservableGauge("bpf_agent_set_variant", Variants, description: "1 for the variant of each loaded set's programs chosen for this kernel (\"default\" when the set has one).");
         _meter.CreateObservableGauge("bpf_agent_program_attached", Attached, description: "1 for each attached program of a set.");
         _meter.CreateObservableCounter("bpf_agent_ring_samples_received", () => PerRing(r => r.Received), description: "Samples read from each ring buffer.");
         _meter.CreateObservableCounter("bpf_agent_ring_bytes_received", () => PerRing(r => r.ReceivedBytes), description: "Bytes read from each ring buffer.");
@@ -95,6 +96,9 @@ public sealed class AgentMetrics : IDisposable
 
     private IEnumerable<Measurement<long>> SetUp() =>
         _registry.Sets.Select(s => new Measurement<long>(s.Status == ProgramSetStatus.Up ? 1 : 0, new KeyValuePair<string, object?>("set", s.Name)));
+
+    private IEnumerable<Measurement<long>> Variants() =>
+        _registry.Sets.Where(s => s.Loaded is not null).Select(s => new Measurement<long>(1, new("set", s.Name), new("variant", s.Loaded!.Variant.Name)));
 
     private IEnumerable<Measurement<long>> Attached()
     {

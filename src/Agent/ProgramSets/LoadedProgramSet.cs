@@ -37,6 +37,9 @@ public sealed class LoadedProgramSet : IDisposable
 
     public string? PinDirectory { get; }
 
+    /// <summary>The variant of the set's programs chosen for this kernel (<see cref="VariantSelector"/>).</summary>
+    public VariantChoice Variant { get; internal init; } = new(VariantChoice.Default, []);
+
     /// <summary>The object's <c>bpf_agent_drops</c> per-CPU counter, when it follows the convention.</summary>
     public BpfMap? DropsMap { get; }
 

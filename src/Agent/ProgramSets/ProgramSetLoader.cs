@@ -21,10 +21,11 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
 
     /// <summary>Opens and checks the set without loading it (for <c>bpf-agent check</c> and before load).</summary>
     public static OpenBpfObject OpenAndCheck(ProgramSetConfig config, List<ConfigError> errors, out Dictionary<RingConfig, EventLayout> layouts)
-        => OpenAndCheck(config, errors, out layouts, out _);
+        => OpenAndCheck(config, errors, out layouts, out _, out _);
 
-    /// <summary>As above, with the plans of the set's maps (read at scrape).</summary>
-    public static OpenBpfObject OpenAndCheck(ProgramSetConfig config, List<ConfigError> errors, out Dictionary<RingConfig, EventLayout> layouts, out List<MapPlan> maps)
+    /// <summary>As above, with the plans of the set's maps (read at scrape) and the variant chosen for this kernel.</summary>
+    public static OpenBpfObject OpenAndCheck(ProgramSetConfig config, List<ConfigError> errors, out Dictionary<RingConfig, EventLayout> layouts,
+        out List<MapPlan> maps, out VariantChoice variant, string? btfPath = null)
     {
         layouts = [];
         maps = [];
@@ -34,10 +35,12 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
                 "build the object (make bpf) or fix the path; a relative path is taken from the config directory"));
         }
 
-        OpenBpfObject open = OpenBpfObject.OpenFile(config.ObjectPath, new BpfObjectOpenOptions { ObjectName = config.Name.Replace('-', '_') });
+        OpenBpfObject open = OpenBpfObject.OpenFile(config.ObjectPath,
+            new BpfObjectOpenOptions { ObjectName = config.Name.Replace('-', '_'), BtfCustomPath = btfPath });
         try
         {
             CheckPrograms(config, open, errors);
+            variant = VariantSelector.Apply(config, open, btfPath, errors);
             SetParameters(config, open, errors);
             foreach (RingConfig ring in config.RingBuffers)
             {
@@ -68,7 +71,8 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
     public LoadedProgramSet Load(ProgramSetConfig config)
     {
         var errors = new List<ConfigError>();
-        using OpenBpfObject open = OpenAndCheck(config, errors, out Dictionary<RingConfig, EventLayout> layouts, out List<MapPlan> mapPlans);
+        using OpenBpfObject open = OpenAndCheck(config, errors, out Dictionary<RingConfig, EventLayout> layouts, out List<MapPlan> mapPlans,
+            out VariantChoice variant, options.BtfPath.Length == 0 ? null : options.BtfPath);
 
         // Build decoders before load too: a decoder that does not fit its field is a config error.
         var processors = new Dictionary<RingConfig, SampleProcessor>();
@@ -123,7 +127,7 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
             var rings = config.RingBuffers.Select(r => new RingSource(config.Name, obj.GetMap(r.Map), processors[r],
                 _totals.GetOrAdd((config.Name, r.Map), _ => new RingTotals()))).ToList();
             var maps = mapPlans.Select(p => p.Build(config.Name, obj)).ToList();
-            return new LoadedProgramSet(config, obj, links, rings, pinDirectory, kernelDropsAtLoad) { Maps = maps };
+            return new LoadedProgramSet(config, obj, links, rings, pinDirectory, kernelDropsAtLoad) { Maps = maps, Variant = variant };
         }
         catch
         {

@@ -348,8 +348,8 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
             state.Loaded = set;
             state.Status = ProgramSetStatus.Up;
             _fingerprints[config.Name] = Fingerprint(config);
-            _logger.LogInformation("Program set {Set} is up: {Object}, attached {Programs}, rings {Rings}, maps {Maps}",
-                config.Name, config.ObjectPath, set.AttachedPrograms, set.Rings.Select(r => r.MapName), set.Maps.Select(m => m.MapName));
+            _logger.LogInformation("Program set {Set} is up: {Object}, variant {Variant}, attached {Programs}, rings {Rings}, maps {Maps}",
+                config.Name, config.ObjectPath, set.Variant.ToString(), set.AttachedPrograms, set.Rings.Select(r => r.MapName), set.Maps.Select(m => m.MapName));
         }
         catch (ConfigException e) when (!config.Optional && !isReload)
         {

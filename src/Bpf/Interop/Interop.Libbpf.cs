@@ -171,6 +171,13 @@ internal static unsafe partial class Interop
         internal static partial int bpf_map__unpin(nint map, byte* path);
 
         [LibraryImport(Libraries.Libbpf)]
+        [return: MarshalAs(UnmanagedType.U1)]
+        internal static partial bool bpf_map__autocreate(nint map);
+
+        [LibraryImport(Libraries.Libbpf)]
+        internal static partial int bpf_map__set_autocreate(nint map, [MarshalAs(UnmanagedType.U1)] bool autocreate);
+
+        [LibraryImport(Libraries.Libbpf)]
         internal static partial int bpf_map__set_initial_value(nint map, void* data, nuint size);
 
         [LibraryImport(Libraries.Libbpf)]
@@ -205,7 +212,23 @@ internal static unsafe partial class Interop
         [LibraryImport(Libraries.Libbpf)]
         internal static partial int bpf_obj_get_info_by_fd(int fd, void* info, uint* infoLen);
 
+        // ---- feature probes (1 supported, 0 not, negative errno) ----
+        [LibraryImport(Libraries.Libbpf)]
+        internal static partial int libbpf_probe_bpf_map_type(int mapType, void* opts);
+
+        [LibraryImport(Libraries.Libbpf)]
+        internal static partial int libbpf_probe_bpf_helper(int progType, int helperId, void* opts);
+
         // ---- BTF ----
+        [LibraryImport(Libraries.Libbpf, SetLastError = true)]
+        internal static partial nint btf__parse(byte* path, nint* btfExt);
+
+        [LibraryImport(Libraries.Libbpf, SetLastError = true)]
+        internal static partial nint btf__load_vmlinux_btf();
+
+        [LibraryImport(Libraries.Libbpf)]
+        internal static partial void btf__free(nint btf);
+
         [LibraryImport(Libraries.Libbpf)]
         internal static partial BtfType* btf__type_by_id(nint btf, uint id);
 

@@ -38,11 +38,15 @@ public static class ProgramSetJson
         }
         """;
 
-    /// <summary>tcp_state.bpf.o counting state changes by state and ports, only on <paramref name="filterPort"/>.</summary>
-    public static string TcpState(int filterPort) => $$"""
+    /// <summary>
+    /// tcp_state.bpf.o counting state changes by state and ports, only on <paramref name="filterPort"/>, with the
+    /// shipped variants (<paramref name="variant"/> forces one, see <see cref="Variants"/>).
+    /// </summary>
+    public static string TcpState(int filterPort, string? variant = null) => $$"""
         {
           "object": {{Quote(Paths.ProgramObject("tcp_state"))}},
           "parameters": { "filter_port": {{filterPort}} },
+          "variants": {{Variants("tcp_state", variant)}},
           "ringBuffers": [
             {
               "map": "tcp_events",
@@ -72,10 +76,11 @@ public static class ProgramSetJson
         """;
 
     /// <summary>syscall_latency.bpf.o: a histogram of the syscalls of <paramref name="filterTgid"/> only.</summary>
-    public static string SyscallLatency(int filterTgid) => $$"""
+    public static string SyscallLatency(int filterTgid, string? variant = null) => $$"""
         {
           "object": {{Quote(Paths.ProgramObject("syscall_latency"))}},
           "parameters": { "filter_tgid": {{filterTgid}}, "ignore_tgid": 0 },
+          "variants": {{Variants("syscall_latency", variant)}},
           "ringBuffers": [
             {
               "map": "syscall_events",
@@ -125,6 +130,36 @@ public static class ProgramSetJson
           ]
         }
         """;
+
+    /// <summary>A kfunc no kernel has: a variant that requires it is never chosen.</summary>
+    public const string AbsentKfunc = "kfunc:bpf_agent_test_absent_kfunc";
+
+    /// <summary>
+    /// The variants of the shipped set <paramref name="set"/> (config/programs.d), as JSON. Without them an object
+    /// with variants loads the programs of all of them (each counting the same events). <paramref name="force"/>
+    /// makes every variant listed before that one require <see cref="AbsentKfunc"/>, so the agent passes them over.
+    /// </summary>
+    public static string Variants(string set, string? force = null)
+    {
+        JsonArray variants = JsonNode.Parse(File.ReadAllText(Path.Combine(Paths.ShippedConfig, "programs.d", set + ".json")))!["variants"]!.AsArray();
+        if (force is not null)
+        {
+            Assert.Contains(variants, v => (string?)v!["name"] == force);
+            foreach (JsonNode? v in variants.TakeWhile(v => (string?)v!["name"] != force))
+            {
+                if (v!["requires"] is JsonArray requires)
+                {
+                    requires.Add(AbsentKfunc);
+                }
+                else
+                {
+                    v["requires"] = new JsonArray(AbsentKfunc);
+                }
+            }
+        }
+
+        return variants.ToJsonString();
+    }
 
     /// <summary>Parses <paramref name="json"/>, lets <paramref name="edit"/> change it, and writes it back.</summary>
     public static string Edit(string json, Action<JsonObject> edit)

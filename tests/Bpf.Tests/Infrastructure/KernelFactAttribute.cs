@@ -12,8 +12,25 @@ public sealed class KernelFactAttribute : FactAttribute
     {
         if (KernelSupport.SkipReason is string reason)
         {
-            Skip = reason;
+            base.Skip = reason;
         }
+    }
+
+    /// <summary>
+    /// The first Linux version (for example "6.1") with the kernel feature the test exercises, named in
+    /// <see cref="Feature"/>. On an older kernel the test is skipped with that reason, under CI too: the kernel
+    /// lacking a feature is a fact about it, not a broken test machine.
+    /// </summary>
+    public string? MinimumKernel { get; set; }
+
+    public string Feature { get; set; } = "the feature this test exercises";
+
+    public override string Skip
+    {
+        get => base.Skip ?? (MinimumKernel is string v && KernelSupport.Release < Version.Parse(v)
+            ? $"needs Linux {v}+ ({Feature}); this kernel is {KernelSupport.Release}"
+            : null!);
+        set => base.Skip = value;
     }
 }
 
@@ -21,6 +38,15 @@ public sealed class KernelFactAttribute : FactAttribute
 public static class KernelSupport
 {
     public static bool IsCi => TestSupport.KernelTestGate.IsCi;
+
+    /// <summary>The running kernel's major.minor version.</summary>
+    public static Version Release { get; } = ReadRelease();
+
+    private static Version ReadRelease()
+    {
+        string[] parts = File.ReadAllText("/proc/sys/kernel/osrelease").Trim().Split('.', '-');
+        return new Version(int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture), int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
+    }
 
     /// <summary>Null when kernel tests should run (always under CI), else why they are skipped.</summary>
     public static string? SkipReason { get; } = TestSupport.KernelTestGate.SkipReason(TestObjects.Path("ringbuf_test"));

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The portability matrix (issue 15, docs/portability.md): for each kernel (Debian 11's 5.10, Debian 12's 6.1 and
+# 6.12 under qemu, and this host's) and each libbpf (the distribution's, 1.5.0, 1.7.0 built from source), run the
+# agent's kernel-facing acceptance (tests/kernels/cell.sh) and print one table. Exits non-zero if any cell fails.
+# Not part of `make test`. Uses ../shared/portability (qemu-run, libbpf-build); about a minute per cell.
+#   KERNELS="5.10 6.1 6.12 host" LIBBPFS="system 1.5.0 1.7.0" scripts/test-kernels.sh [Release]
+#   CELLS="6.1-system 5.10-1.7.0" scripts/test-kernels.sh     (chosen cells, in this order)
+#   BINDING_CELLS="5.10-system"   cells that also run the binding's tests (default: all; they cost minutes in a guest)
+set -uo pipefail
+configuration=${1:-Release}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PORTABILITY=${PORTABILITY:-$ROOT/../shared/portability}
+[ -x "$PORTABILITY/qemu-run" ] || PORTABILITY=/work/shared/portability
+KERNELS=${KERNELS:-5.10 6.1 6.12 host}
+LIBBPFS=${LIBBPFS:-system 1.5.0 1.7.0}
+CELLS=${CELLS:-$(for k in $KERNELS; do for v in $LIBBPFS; do echo "$k-$v"; done; done)}
+LIBBPFS=$(for c in $CELLS; do echo "${c#*-}"; done | sort -u)
+BINDING_CELLS=${BINDING_CELLS:-$CELLS}
+declare -A KPKG=(
+    [5.10]=${KPKG_5_10:-linux-image-5.10.0-46-amd64}
+    [6.1]=${KPKG_6_1:-linux-image-6.1.0-57-amd64}
+    [6.12]=${KPKG_6_12:-linux-image-6.12.117+deb12-amd64}
+)
+OUT=$ROOT/build/kernels
+STAGE=$OUT/stage
+RESULTS=$OUT/results
+export EXTRA_PKGS=${EXTRA_PKGS:-curl,iproute2}   # the cell needs curl and ip (delete the rootfs cache if it lacks them)
+
+# --- stage what a cell needs: the agent, its config and objects, the binding's tests, the runtime, libbpf builds
+echo "test-kernels: staging $STAGE" >&2
+rm -rf "$STAGE" && mkdir -p "$STAGE"/{config,build,tests/Bpf.Tests,libbpf} "$RESULTS"
+DOTNET_ROOT_HOST=$(dirname "$(readlink -f "$(command -v dotnet)")")
+# Hard links where the file system allows (the SDK is 600 MB): the runtime is copied into the guest, the SDK
+# (for the test runner) is read over the share.
+cp -al "$DOTNET_ROOT_HOST" "$STAGE/dotnet-sdk" 2>/dev/null || cp -a "$DOTNET_ROOT_HOST" "$STAGE/dotnet-sdk"
+mkdir -p "$STAGE/dotnet" && for d in dotnet host shared; do cp -al "$DOTNET_ROOT_HOST/$d" "$STAGE/dotnet/" 2>/dev/null || cp -a "$DOTNET_ROOT_HOST/$d" "$STAGE/dotnet/"; done
+cp -a "$ROOT/src/Agent/bin/$configuration/net10.0" "$STAGE/agent"
+cp -a "$ROOT/config/agent.json" "$ROOT/config/programs.d" "$STAGE/config/"
+cp -a "$ROOT/build/programs" "$STAGE/build/"
+mkdir -p "$STAGE/build/tests/Bpf.Tests" && cp -a "$ROOT/build/tests/Bpf.Tests/bpf" "$STAGE/build/tests/Bpf.Tests/"
+cp -a "$ROOT/tests/Bpf.Tests/bin/$configuration/net10.0" "$STAGE/tests/Bpf.Tests/bin"
+touch "$STAGE/Agent.sln"   # the binding's tests find their objects from the directory that holds Agent.sln
+cp -a "$ROOT/tests/kernels/cell.sh" "$ROOT/tests/kernels/checks" "$STAGE/"
+for v in $LIBBPFS; do
+    [ "$v" = system ] && continue
+    dir=${PORTABILITY_CACHE:-/var/cache/bpf-agent-portability}/libbpf-$v   # built once; libbpf-build rebuilds
+    [ -f "$dir/lib64/libbpf.so.1" ] || dir=$("$PORTABILITY/libbpf-build" "$v" 2>/dev/null | tail -1)
+    [ -f "$dir/lib64/libbpf.so.1" ] || { echo "test-kernels: libbpf-build $v failed" >&2; exit 1; }
+    mkdir -p "$STAGE/libbpf/$v" && cp -a "$dir/lib64" "$STAGE/libbpf/$v/"
+done
+
+# --- run the cells
+GUEST_STAGE=/root/stage
+status=0
+for cell in $CELLS; do
+        k=${cell%%-*} v=${cell#*-}
+        echo "test-kernels: cell kernel $k, libbpf $v" >&2
+        t0=$SECONDS; rm -f "$RESULTS/$cell.txt"
+        sdk=; [[ " $(echo $BINDING_CELLS) " != *" $cell "* ]] || sdk=1
+        if [ "$k" = host ]; then
+            tmp=$(mktemp -d /tmp/bpf-agent-cell.XXXXXX)
+            (cd "$STAGE" && tar --exclude=./dotnet-sdk -cf - .) | tar -C "$tmp" -xf -
+            lib=system; [ "$v" = system ] || lib=$tmp/libbpf/$v/lib64
+            SDK=${sdk:+$DOTNET_ROOT_HOST} bash "$tmp/cell.sh" "$tmp" "$lib" 19435 > "$RESULTS/$cell.txt" 2>&1
+            rc=$?
+            rm -rf "$tmp"
+        else
+            lib=system; [ "$v" = system ] || lib=$GUEST_STAGE/libbpf/$v/lib64
+            "$PORTABILITY/qemu-run" -k "${KPKG[$k]}" -s "$STAGE" -t 900 -- \
+                "mkdir -p $GUEST_STAGE && tar --exclude=./dotnet-sdk -cf - . | tar -C $GUEST_STAGE -xf - && chown -R root:root $GUEST_STAGE && chmod -R go-w $GUEST_STAGE && echo kernel \$(uname -r) && SDK=${sdk:+/share/dotnet-sdk} bash $GUEST_STAGE/cell.sh $GUEST_STAGE $lib 9435" \
+                > "$RESULTS/$cell.txt" 2>&1
+            rc=$?
+        fi
+        echo "seconds $((SECONDS - t0))" >> "$RESULTS/$cell.txt"
+        grep -q '^cell PASS' "$RESULTS/$cell.txt" && [ $rc = 0 ] || { status=1; echo "test-kernels: cell $cell FAILED (exit $rc); see $RESULTS/$cell.txt" >&2; grep -E '^check .* FAIL' "$RESULTS/$cell.txt" >&2; }
+done
+
+bash "$ROOT/tests/kernels/table.sh" "$RESULTS" $CELLS | tee "$OUT/table.md"
+exit $status
