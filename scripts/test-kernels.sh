@@ -6,6 +6,8 @@
 #   KERNELS="5.10 6.1 6.12 host" LIBBPFS="system 1.5.0 1.7.0" scripts/test-kernels.sh [Release]
 #   CELLS="6.1-system 5.10-1.7.0" scripts/test-kernels.sh     (chosen cells, in this order)
 #   BINDING_CELLS="5.10-system"   cells that also run the binding's tests (default: all; they cost minutes in a guest)
+#   CELL_SCRIPT=starts.sh STARTS=10 CELLS=6.1-system   instead of the acceptance, start the agent STARTS times in a
+#                                 row and fail any start that dropped a sample (make test-startups)
 set -uo pipefail
 configuration=${1:-Release}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,7 +42,7 @@ cp -a "$ROOT/build/programs" "$STAGE/build/"
 mkdir -p "$STAGE/build/tests/Bpf.Tests" && cp -a "$ROOT/build/tests/Bpf.Tests/bpf" "$STAGE/build/tests/Bpf.Tests/"
 cp -a "$ROOT/tests/Bpf.Tests/bin/$configuration/net10.0" "$STAGE/tests/Bpf.Tests/bin"
 touch "$STAGE/Agent.sln"   # the binding's tests find their objects from the directory that holds Agent.sln
-cp -a "$ROOT/tests/kernels/cell.sh" "$ROOT/tests/kernels/checks" "$STAGE/"
+cp -a "$ROOT/tests/kernels/cell.sh" "$ROOT/tests/kernels/starts.sh" "$ROOT/tests/kernels/checks" "$STAGE/"
 for v in $LIBBPFS; do
     [ "$v" = system ] && continue
     dir=${PORTABILITY_CACHE:-/var/cache/bpf-agent-portability}/libbpf-$v   # built once; libbpf-build rebuilds
@@ -61,13 +63,13 @@ for cell in $CELLS; do
             tmp=$(mktemp -d /tmp/bpf-agent-cell.XXXXXX)
             (cd "$STAGE" && tar --exclude=./dotnet-sdk -cf - .) | tar -C "$tmp" -xf -
             lib=system; [ "$v" = system ] || lib=$tmp/libbpf/$v/lib64
-            SDK=${sdk:+$DOTNET_ROOT_HOST} bash "$tmp/cell.sh" "$tmp" "$lib" 19435 > "$RESULTS/$cell.txt" 2>&1
+            SDK=${sdk:+$DOTNET_ROOT_HOST} STARTS=${STARTS:-10} bash "$tmp/${CELL_SCRIPT:-cell.sh}" "$tmp" "$lib" 19435 > "$RESULTS/$cell.txt" 2>&1
             rc=$?
             rm -rf "$tmp"
         else
             lib=system; [ "$v" = system ] || lib=$GUEST_STAGE/libbpf/$v/lib64
             "$PORTABILITY/qemu-run" -k "${KPKG[$k]}" -s "$STAGE" -t 900 -- \
-                "mkdir -p $GUEST_STAGE && tar --exclude=./dotnet-sdk -cf - . | tar -C $GUEST_STAGE -xf - && chown -R root:root $GUEST_STAGE && chmod -R go-w $GUEST_STAGE && echo kernel \$(uname -r) && SDK=${sdk:+/share/dotnet-sdk} bash $GUEST_STAGE/cell.sh $GUEST_STAGE $lib 9435" \
+                "mkdir -p $GUEST_STAGE && tar --exclude=./dotnet-sdk -cf - . | tar -C $GUEST_STAGE -xf - && chown -R root:root $GUEST_STAGE && chmod -R go-w $GUEST_STAGE && echo kernel \$(uname -r) && SDK=${sdk:+/share/dotnet-sdk} STARTS=${STARTS:-10} bash $GUEST_STAGE/${CELL_SCRIPT:-cell.sh} $GUEST_STAGE $lib 9435" \
                 > "$RESULTS/$cell.txt" 2>&1
             rc=$?
         fi

@@ -135,13 +135,20 @@ public static class ProgramSetJson
     public const string AbsentKfunc = "kfunc:bpf_agent_test_absent_kfunc";
 
     /// <summary>
-    /// The variants of the shipped set <paramref name="set"/> (config/programs.d), as JSON. Without them an object
+    /// The variants of the shipped set <paramref name="set"/> (config/programs.d, or for the ring syscall_latency,
+    /// which the shipped config keeps as an example, config/examples/syscall_latency_ring.json), as JSON. Without them an object
     /// with variants loads the programs of all of them (each counting the same events). <paramref name="force"/>
     /// makes every variant listed before that one require <see cref="AbsentKfunc"/>, so the agent passes them over.
     /// </summary>
     public static string Variants(string set, string? force = null)
     {
-        JsonArray variants = JsonNode.Parse(File.ReadAllText(Path.Combine(Paths.ShippedConfig, "programs.d", set + ".json")))!["variants"]!.AsArray();
+        JsonNode shipped = JsonNode.Parse(File.ReadAllText(Path.Combine(Paths.ShippedConfig, "programs.d", set + ".json")))!;
+        if (shipped["variants"] is null)
+        {
+            shipped = JsonNode.Parse(File.ReadAllText(Path.Combine(Paths.ShippedConfig, "examples", set + "_ring.json")))!;
+        }
+
+        JsonArray variants = shipped["variants"]!.AsArray();
         if (force is not null)
         {
             Assert.Contains(variants, v => (string?)v!["name"] == force);
