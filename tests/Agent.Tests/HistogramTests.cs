@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using static BpfAgent.Tests.MetricSamples;
 
 namespace BpfAgent.Tests;
@@ -10,7 +9,7 @@ namespace BpfAgent.Tests;
 /// BPF program produced (its own in-kernel counters), real histogram families in both exposition formats, and a
 /// real Prometheus whose histogram_quantile lands in the bucket of the test's known latencies.
 /// </summary>
-public sealed partial class HistogramTests
+public sealed class HistogramTests
 {
     // latency_ns values the test submits through getpgid(value), and how often: 10 in (1, 2] us, 5 in (2, 4] us,
     // 3 in (64, 128] us, 2 above the top bound (1.048576 s).
@@ -91,7 +90,7 @@ public sealed partial class HistogramTests
         {
             for (int i = 0; i < times; i++)
             {
-                _ = getpgid(ns);
+                _ = Tmds.Linux.LibC.getpgid(ns);
                 n++;
             }
         }
@@ -103,7 +102,7 @@ public sealed partial class HistogramTests
     {
         for (int i = 0; i < times; i++)
         {
-            _ = getpgid(1500);
+            _ = Tmds.Linux.LibC.getpgid(1500);
         }
 
         return times;
@@ -145,7 +144,4 @@ public sealed partial class HistogramTests
             "buckets": {{ExplicitBuckets}}, "labels": [ { "name": "kind", "field": "kind" } ] }
         ]
         """;
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int getpgid(int pid);
 }

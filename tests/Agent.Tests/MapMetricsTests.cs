@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using Bpf;
 using static BpfAgent.Tests.MetricSamples;
 
@@ -13,7 +12,7 @@ namespace BpfAgent.Tests;
 /// deleted between scrapes. Expected values come from the triggered arguments and, for two maps, from reading the
 /// same pinned maps through the binding.
 /// </summary>
-public sealed partial class MapMetricsTests
+public sealed class MapMetricsTests
 {
     private static readonly int[] s_args = [.. Enumerable.Range(1, 40).Select(i => i * 37), 5000, 123_456];
 
@@ -27,7 +26,7 @@ public sealed partial class MapMetricsTests
 
         foreach (int arg in s_args)
         {
-            _ = getpgid(arg);
+            _ = Tmds.Linux.LibC.getpgid(arg);
         }
 
         string text = await SettleAsync(config.Url, t => Sum(t, "test_map_events_total") >= s_args.Length, TimeSpan.FromSeconds(10));
@@ -100,7 +99,7 @@ public sealed partial class MapMetricsTests
         Assert.True(problems.Length == 0, $"promtool check metrics:\n{problems}");
 
         // Deleting kind 1's entries: its series leave /metrics at the next read.
-        _ = getpgid(1_000_000 + 1);
+        _ = Tmds.Linux.LibC.getpgid(1_000_000 + 1);
         string after = await SettleAsync(config.Url, t => Select(t, "test_last_arg", ("kind", "1")).Count == 0, TimeSpan.FromSeconds(10));
         Assert.Empty(Select(after, "test_last_arg", ("kind", "1")));
         Assert.Empty(Select(after, "test_map_events_total", ("kind", "1")));
@@ -125,7 +124,7 @@ public sealed partial class MapMetricsTests
             var random = new Random(7);
             while (!stop.IsCancellationRequested)
             {
-                _ = getpgid(random.Next(1, 900_000));
+                _ = Tmds.Linux.LibC.getpgid(random.Next(1, 900_000));
                 fills++;
             }
         });
@@ -219,7 +218,4 @@ public sealed partial class MapMetricsTests
           ]
         }
         """;
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int getpgid(int pid);
 }

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Text.RegularExpressions;
 using static BpfAgent.Tests.MetricSamples;
 
 namespace BpfAgent.Tests;
@@ -10,7 +9,7 @@ namespace BpfAgent.Tests;
 /// move by at least what it made, latencies land in plausible buckets, and a real Prometheus's histogram_quantile
 /// answers for each.
 /// </summary>
-public sealed partial class ShippedMapSetsTests
+public sealed class ShippedMapSetsTests
 {
     [KernelFact]
     public async Task Shipped_map_sets_count_the_tests_events_and_Prometheus_answers_quantiles_for_each()
@@ -18,9 +17,7 @@ public sealed partial class ShippedMapSetsTests
         using var config = new TestConfig();
         foreach (string set in new[] { "syscall_latency", "biolatency", "runqlat" })
         {
-            string json = File.ReadAllText(Path.Combine(Paths.Root, "config", "programs.d", set + ".json"));
-            json = ObjectPath().Replace(json, m => $"\"object\": \"{Path.Combine(Paths.Root, "build", "programs", m.Groups[1].Value)}\"");
-            config.AddSet(set, json);
+            config.AddSet(set, ProgramSetJson.AsShipped(set));
         }
 
         using var agent = AgentProcess.StartWithConfig(config);
@@ -31,7 +28,7 @@ public sealed partial class ShippedMapSetsTests
         const int Calls = 20_000, Writes = 50;
         for (int i = 0; i < Calls; i++)
         {
-            _ = getppid();
+            _ = Tmds.Linux.LibC.getppid();
         }
 
         // fsync'd writes to a file on the disk (not tmpfs): each reaches the block layer as a write and a flush.
@@ -107,19 +104,12 @@ public sealed partial class ShippedMapSetsTests
 
     private static unsafe void PinToCpu0()
     {
-        ulong mask = 1;
-        if (sched_setaffinity(0, sizeof(ulong), &mask) != 0)
+        var mask = default(Tmds.Linux.cpu_set_t);
+        new Span<byte>(&mask, sizeof(Tmds.Linux.cpu_set_t)).Clear();
+        *(byte*)&mask = 1; // CPU 0
+        if (Tmds.Linux.LibC.sched_setaffinity(0, sizeof(Tmds.Linux.cpu_set_t), &mask) != 0)
         {
-            throw new InvalidOperationException($"sched_setaffinity failed: errno {Marshal.GetLastPInvokeError()}");
+            throw new InvalidOperationException($"sched_setaffinity failed: errno {Tmds.Linux.LibC.errno}");
         }
     }
-
-    [GeneratedRegex("\"object\":\\s*\"[./]*build/programs/([^\"]+)\"")]
-    private static partial Regex ObjectPath();
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int getppid();
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial int sched_setaffinity(int pid, nuint size, ulong* mask);
 }

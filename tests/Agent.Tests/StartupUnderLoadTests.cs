@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.RegularExpressions;
 using Xunit.Abstractions;
 
 namespace BpfAgent.Tests;
@@ -9,7 +8,7 @@ namespace BpfAgent.Tests;
 /// shipped sets (their config files as shipped, unfiltered), no sample is dropped at any stage in the first seconds,
 /// where a cold worker behind near-empty batches used to drop at stage "channel".
 /// </summary>
-public sealed partial class StartupUnderLoadTests(ITestOutputHelper output)
+public sealed class StartupUnderLoadTests(ITestOutputHelper output)
 {
     [KernelFact]
     public async Task With_every_CPU_busy_the_shipped_sets_start_without_dropping_a_sample()
@@ -18,9 +17,7 @@ public sealed partial class StartupUnderLoadTests(ITestOutputHelper output)
         int sets = 0;
         foreach (string shipped in Directory.GetFiles(Path.Combine(Paths.Root, "config", "programs.d"), "*.json"))
         {
-            // As shipped, with the object path pointing at the build (the file's own path is relative to config/).
-            string json = ObjectPath().Replace(File.ReadAllText(shipped), m => $"\"object\": \"{Path.Combine(Paths.Root, "build", "programs", m.Groups[1].Value)}\"");
-            config.AddSet(Path.GetFileNameWithoutExtension(shipped), json);
+            config.AddSet(Path.GetFileNameWithoutExtension(shipped), ProgramSetJson.AsShipped(Path.GetFileNameWithoutExtension(shipped)));
             sets++;
         }
 
@@ -61,7 +58,4 @@ public sealed partial class StartupUnderLoadTests(ITestOutputHelper output)
             }
         }
     }
-
-    [GeneratedRegex("\"object\":\\s*\"[./]*build/programs/([^\"]+)\"")]
-    private static partial Regex ObjectPath();
 }

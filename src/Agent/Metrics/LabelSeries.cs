@@ -56,5 +56,8 @@ public sealed class LabelSeries
     }
 
     /// <summary>Label values as one string (for matching series across versions; not on the per-sample path).</summary>
-    internal string ValueKey() => string.Join('\u0001', Values.Select(v => v ?? "\u0000"));
+    internal string ValueKey() => KeyOf(Values);
+
+    /// <summary>One string for a list of label values, equal exactly when the values are (null kept apart from "").</summary>
+    internal static string KeyOf(IReadOnlyList<string?> values) => string.Join('\u0001', values.Select(v => v ?? "\u0000"));
 }

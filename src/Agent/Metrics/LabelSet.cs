@@ -129,7 +129,7 @@ public sealed class LabelSet
         if (_continued is { Count: > 0 })
         {
             values = Fill(key.A, key.B, key.C, key.D);
-            if (_continued.Remove(new LabelSeries(values, default, 0).ValueKey(), out LabelSeries? carried))
+            if (_continued.Remove(LabelSeries.KeyOf(values), out LabelSeries? carried))
             {
                 _series.Add(key, carried);
                 return carried;

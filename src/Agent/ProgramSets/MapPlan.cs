@@ -18,7 +18,7 @@ public sealed class MapPlan
         BpfMapType.Hash, BpfMapType.LruHash, BpfMapType.PerCpuHash, BpfMapType.LruPerCpuHash, BpfMapType.Array, BpfMapType.PerCpuArray,
     ];
 
-    private readonly List<Action<MapSource, BpfMap>> _metrics = [];
+    private readonly List<Action<MapSource>> _metrics = [];
 
     // Decoders of map keys may resolve stack ids through the object's stack-trace maps, bound once it is loaded.
     private readonly StackMapBinding _stackMaps;
@@ -138,7 +138,7 @@ public sealed class MapPlan
             return;
         }
 
-        _metrics.Add((source, _) => source.Add(m.Kind == MetricKind.Histogram
+        _metrics.Add(source => source.Add(m.Kind == MetricKind.Histogram
             ? new MapHistogramMetric(source, m, labels, value!, sum, cpus, maxEntries, bucket!, buckets!)
             : new MapValueMetric(source, m, labels, value!, cpus, maxEntries)));
     }
@@ -147,11 +147,10 @@ public sealed class MapPlan
     public MapSource Build(string setName, BpfObject obj)
     {
         _stackMaps.Attach(obj);
-        BpfMap map = obj.GetMap(Config.Map);
-        var source = new MapSource(setName, map);
-        foreach (Action<MapSource, BpfMap> add in _metrics)
+        var source = new MapSource(setName, obj.GetMap(Config.Map));
+        foreach (Action<MapSource> add in _metrics)
         {
-            add(source, map);
+            add(source);
         }
 
         return source;

@@ -8,7 +8,7 @@ namespace BpfAgent.Tests;
 /// their filter parameters set so that only the test's own events count, and logs at Information with a rate
 /// limit high enough that every test event is logged.
 /// </summary>
-public static class ProgramSetJson
+public static partial class ProgramSetJson
 {
     public const string ExecLogMessage = "exec {filename} as {comm} pid={pid} ppid={ppid} uid={uid}";
 
@@ -133,6 +133,14 @@ public static class ProgramSetJson
 
     /// <summary>A kfunc no kernel has: a variant that requires it is never chosen.</summary>
     public const string AbsentKfunc = "kfunc:bpf_agent_test_absent_kfunc";
+
+    /// <summary>The shipped set <paramref name="set"/> (config/programs.d) as shipped, its object path pointing at the build.</summary>
+    public static string AsShipped(string set) =>
+        ShippedObject().Replace(File.ReadAllText(Path.Combine(Paths.ShippedConfig, "programs.d", set + ".json")),
+            m => $"\"object\": {Quote(Path.Combine(Paths.Root, "build", "programs", m.Groups[1].Value))}");
+
+    [System.Text.RegularExpressions.GeneratedRegex("\"object\":\\s*\"[./]*build/programs/([^\"]+)\"")]
+    private static partial System.Text.RegularExpressions.Regex ShippedObject();
 
     /// <summary>
     /// The variants of the shipped set <paramref name="set"/> (config/programs.d, or for the ring syscall_latency,

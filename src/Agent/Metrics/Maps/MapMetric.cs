@@ -208,7 +208,7 @@ public abstract class MapMetric
         return new MapSeries(values, tags, Buckets?.SlotCount ?? 0) { Read = -1 };
     }
 
-    private static string Key(IReadOnlyList<string?> values) => string.Join('\u0001', values.Select(v => v ?? "\u0000"));
+    private static string Key(IReadOnlyList<string?> values) => LabelSeries.KeyOf(values);
 
     private sealed class KeyEntry(string?[] values, int slot, MapSeries?[] series)
     {
