@@ -132,7 +132,8 @@ public static partial class ProgramSetConfigReader
             }
         }
 
+        LeFormat le = b.Enum("le", (LeFormat?)LeFormat.Decimal) ?? LeFormat.Decimal;
         b.RejectUnknownKeys();
-        return new MapBucketsConfig { Field = field, Kind = kind, Multiplier = multiplier, Min = min, Max = max, Keys = keys };
+        return new MapBucketsConfig { Field = field, Kind = kind, Multiplier = multiplier, Min = min, Max = max, Keys = keys, LeFormat = le };
     }
 }

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Bpf;
 using BpfAgent.Configuration;
 using BpfAgent.Decoding;
@@ -179,7 +180,13 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
                 continue;
             }
 
-            byte[]? bytes = Globals.Encode(v, Globals.Substitute(p.Value), out string? problem);
+            if (Globals.Substitute(p.Value, out string? unresolved) is not JsonElement value)
+            {
+                errors.Add(new ConfigError(config.File, p.Key, unresolved!, "run the agent as root or with CAP_SYSLOG, or check the symbol's name in /proc/kallsyms"));
+                continue;
+            }
+
+            byte[]? bytes = Globals.Encode(v, value, out string? problem);
             if (bytes is null)
             {
                 errors.Add(new ConfigError(config.File, p.Key, problem!, $"give a value that fits '{p.Name}' ({v.Description})"));
