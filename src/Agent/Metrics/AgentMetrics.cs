@@ -67,7 +67,9 @@ public sealed class AgentMetrics : IDisposable
         _meter.CreateObservableGauge("bpf_agent_map_read_seconds", () => PerMap(m => m.LastReadSeconds), unit: "s", description: "How long the last read of each map took.");
         _meter.CreateObservableCounter("bpf_agent_map_read_errors", () => PerMap(m => m.ReadErrors), description: "Reads of a map that failed (the kernel refused, or the set was being unloaded).");
         _meter.CreateObservableCounter("bpf_agent_map_reads_incomplete", () => PerMap(m => m.IncompleteReads), description: "Reads of a map cut short by the time budget: that scrape missed the entries not reached.");
-        _meter.CreateObservableGauge("bpf_agent_map_overflow_entries", MapOverflow, description: "Entries of a map metric's last read that went to its overflow series (past maxSeries).");
+        _meter.CreateObservableGauge("bpf_agent_map_overflow_entries", () => PerMapMetric(m => m.OverflowEntries), description: "Entries of a map metric's last read that went to its overflow series (past maxSeries).");
+        _meter.CreateObservableGauge("bpf_agent_map_filtered_entries", () => PerMapMetric(m => m.FilteredEntries),
+            description: "Entries of a map metric's last read that a decoder left out (a regexp that matched nothing), as ebpf_exporter leaves them out.");
         _meter.CreateObservableGauge("bpf_agent_drop_alarm", () => _registry.Sets.Select(s => new Measurement<long>(s.DropAlarm ? 1 : 0, new KeyValuePair<string, object?>("set", s.Name))),
             description: "1 while a set's drop ratio is above its configured alarm threshold.");
     }
@@ -143,7 +145,7 @@ public sealed class AgentMetrics : IDisposable
         }
     }
 
-    private IEnumerable<Measurement<long>> MapOverflow()
+    private IEnumerable<Measurement<long>> PerMapMetric(Func<Maps.MapMetric, long> value)
     {
         foreach (ProgramSetState s in _registry.Sets)
         {
@@ -151,7 +153,7 @@ public sealed class AgentMetrics : IDisposable
             {
                 foreach (Maps.MapMetric m in set.Maps.SelectMany(m => m.Metrics))
                 {
-                    yield return new Measurement<long>(m.OverflowEntries, new("set", s.Name), new("metric", m.Name));
+                    yield return new Measurement<long>(value(m), new("set", s.Name), new("metric", m.Name));
                 }
             }
         }
