@@ -112,8 +112,10 @@ internal static partial class ExporterConfigReader
             s.Error("bucket_multiplier", "must be a positive number", "write the unit of one bucket step, such as 0.000001 for microseconds to seconds");
         }
 
+        int read = s.Errors.Count;
         int min = s.Int("bucket_min", 0, 0, 1 << 20);
         int max = s.Int("bucket_max", 0, 0, 1 << 20);
+        bool bounds = type is not null && s.Errors.Count == read; // min and max compared only when both were numbers
         List<double>? keys = null;
         JsonElement? raw = s.Raw("bucket_keys");
         if (kind == BucketKind.Fixed)
@@ -138,11 +140,11 @@ internal static partial class ExporterConfigReader
                 s.Error("bucket_keys", "only fixed buckets have keys", "remove \"bucket_keys\", or write bucket_type: fixed");
             }
 
-            if (type is not null && max < min)
+            if (bounds && max < min)
             {
                 s.Error("bucket_max", $"{max} is below bucket_min {min}", "set bucket_max to the highest bucket index the program writes");
             }
-            else if (type is not null && max == min)
+            else if (bounds && max == min)
             {
                 s.Error("bucket_max", $"bucket_min and bucket_max are both {min}: the histogram has no buckets", "set bucket_max to the highest bucket index the program writes");
             }
@@ -214,8 +216,9 @@ internal static partial class ExporterConfigReader
                 l.Error("name", $"'{name}' is not a valid Prometheus label name", "use letters, digits and '_', not starting with a digit or '__'");
             }
 
+            int read = l.Errors.Count;
             int size = l.Int("size", 0, 0, 1 << 16);
-            if (!l.Has("size") || size == 0)
+            if (l.Errors.Count == read && size == 0)
             {
                 l.Error("size", "is required and must be above 0", "give the number of key bytes this label takes, such as 4 for a u32");
             }
