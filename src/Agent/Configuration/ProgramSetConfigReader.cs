@@ -125,6 +125,7 @@ public static partial class ProgramSetConfigReader
                 Pinning = ReadPinning(root),
                 RingBuffers = root.Objects("ringBuffers").Select(ReadRing).ToList(),
                 Maps = root.Objects("maps").Select(ReadMap).ToList(),
+                CgroupIdMaps = root.Objects("cgroupIdMaps").Select(ReadCgroupIdMap).ToList(),
                 Variants = VariantConfigReader.Read(root),
                 DropAlarmRatio = root.Has("dropAlarmRatio") ? root.Number("dropAlarmRatio", 0, 0, 1) : null,
             };

@@ -53,6 +53,26 @@ public static class ProgramSetJsonWriter
             }
 
             w.WriteEndArray();
+            if (set.CgroupIdMaps.Count > 0)
+            {
+                w.WriteStartArray("cgroupIdMaps");
+                foreach (CgroupIdMapConfig c in set.CgroupIdMaps)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("map", c.Map);
+                    w.WriteStartArray("regexps");
+                    foreach (string r in c.Regexps)
+                    {
+                        w.WriteStringValue(r);
+                    }
+
+                    w.WriteEndArray();
+                    w.WriteEndObject();
+                }
+
+                w.WriteEndArray();
+            }
+
             w.WriteEndObject();
         }
 

@@ -37,6 +37,9 @@ public sealed class LoadedProgramSet : IDisposable
 
     public string? PinDirectory { get; }
 
+    /// <summary>The cgroup id maps the agent keeps filled for the programs (ebpf_exporter's cgroup_id_map).</summary>
+    public IReadOnlyList<CgroupIdMapSync> CgroupIdMaps { get; init; } = [];
+
     /// <summary>The variant of the set's programs chosen for this kernel (<see cref="VariantSelector"/>).</summary>
     public VariantChoice Variant { get; internal init; } = new(VariantChoice.Default, []);
 
@@ -137,6 +140,11 @@ public sealed class LoadedProgramSet : IDisposable
     public void Dispose()
     {
         Detach();
+        foreach (CgroupIdMapSync c in CgroupIdMaps)
+        {
+            c.Dispose();
+        }
+
         Object.Dispose();
     }
 }

@@ -60,6 +60,8 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
                 }
             }
 
+            CgroupIdMapSync.Check(config, open, errors);
+
             return open;
         }
         catch
@@ -113,8 +115,11 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
         BpfObject obj = open.Load();
         stackMaps.Attach(obj);
         var links = new List<BpfLink>();
+        List<CgroupIdMapSync> cgroupIdMaps = [];
         try
         {
+            cgroupIdMaps = CgroupIdMapSync.Start(config, obj); // filled before the programs run
+
             // Before attach: a pinned drop counter carries earlier runs' drops, which are not this run's.
             long kernelDropsAtLoad = LoadedProgramSet.FindDropsMap(obj) is BpfMap drops ? KernelDrops.Read(drops) : 0;
             foreach (BpfProgram p in obj.Programs)
@@ -128,10 +133,15 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
             var rings = config.RingBuffers.Select(r => new RingSource(config.Name, obj.GetMap(r.Map), processors[r],
                 _totals.GetOrAdd((config.Name, r.Map), _ => new RingTotals()))).ToList();
             var maps = mapPlans.Select(p => p.Build(config.Name, obj)).ToList();
-            return new LoadedProgramSet(config, obj, links, rings, pinDirectory, kernelDropsAtLoad) { Maps = maps, Variant = variant };
+            return new LoadedProgramSet(config, obj, links, rings, pinDirectory, kernelDropsAtLoad) { Maps = maps, Variant = variant, CgroupIdMaps = cgroupIdMaps };
         }
         catch
         {
+            foreach (CgroupIdMapSync c in cgroupIdMaps)
+            {
+                c.Dispose();
+            }
+
             foreach (BpfLink l in links)
             {
                 l.Dispose();

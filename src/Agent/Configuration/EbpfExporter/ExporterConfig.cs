@@ -13,6 +13,9 @@ internal sealed record ExporterConfig(string Name, string File, string ObjectPat
 
     /// <summary>Kernel symbols whose addresses are written into <c>const volatile u64 kaddr_&lt;symbol&gt;</c> before load.</summary>
     public List<string> Kaddrs { get; init; } = [];
+
+    /// <summary>The map the agent keeps holding the ids of the cgroups whose path matches, or null.</summary>
+    public CgroupIdMapConfig? CgroupIdMap { get; set; }
 }
 
 internal enum ExporterMetricKind

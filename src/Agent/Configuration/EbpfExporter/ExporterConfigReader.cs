@@ -30,10 +30,24 @@ internal static partial class ExporterConfigReader
                 "remove \"tracing\" from this file (run ebpf_exporter alongside for its traces)");
         }
 
-        if (root.Has("cgroup_id_map"))
+        if (root.Object("cgroup_id_map") is JsonSection cg)
         {
-            root.Error("cgroup_id_map", "is not supported by bpf-agent yet: nothing would fill the map, and the program would see no cgroup as selected",
-                "filter by cgroup in the program itself (bpf_get_current_cgroup_id), or run this config with ebpf_exporter");
+            string map = cg.String("name", required: true, "add \"name\": the hash map the program looks cgroup ids up in") ?? "";
+            string type = cg.String("type") ?? "hash";
+            if (type != "hash")
+            {
+                cg.Error("type", type == "cgrp_storage" ? "cgroup storage maps are not filled by bpf-agent yet" : $"'{type}' is not a cgroup id map type",
+                    "use a BPF_MAP_TYPE_HASH of u64 cgroup id to u64 and type: hash (the default)");
+            }
+
+            IReadOnlyList<string> regexps = cg.Strings("regexps") ?? [];
+            if (regexps.Count == 0)
+            {
+                cg.Error("regexps", "is required: a non-empty list of patterns", "list the cgroup paths to select, such as - ^.*(system.slice/.*)$");
+            }
+
+            cg.RejectUnknownKeys();
+            config.CgroupIdMap = new CgroupIdMapConfig(map, regexps, "cgroup_id_map");
         }
 
         JsonSection? metrics = root.Object("metrics", required: true);

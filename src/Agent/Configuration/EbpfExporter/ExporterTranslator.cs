@@ -43,6 +43,7 @@ internal static class ExporterTranslator
             ObjectPath = Path.GetFullPath(config.ObjectPath),
             Parameters = [.. config.Kaddrs.Select((k, i) => new ParameterConfig($"kaddr_{k}", KaddrValue(k), $"kaddrs[{i}]"))],
             Maps = maps,
+            CgroupIdMaps = config.CgroupIdMap is CgroupIdMapConfig c ? [c] : [],
         };
     }
 
