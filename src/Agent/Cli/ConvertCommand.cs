@@ -28,6 +28,12 @@ public static class ConvertCommand
             return ExitCodes.Config;
         }
 
+        if (set.PerfCounters.Count > 0)
+        {
+            error.WriteLine($"error: {file}: {set.PerfCounters[0].Key}: perf_event_array counters have no native program-set form yet. Fix: keep this config as YAML (the agent runs it as it is)");
+            return ExitCodes.Config;
+        }
+
         output.Write(ProgramSetJsonWriter.Write(set));
         return ExitCodes.Ok;
     }

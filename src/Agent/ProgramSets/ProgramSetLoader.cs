@@ -90,6 +90,15 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
             }
         }
 
+        var perfLabels = new List<(PerfCounterConfig, IReadOnlyList<(string, FieldValueDecoder)>)>();
+        foreach (PerfCounterConfig pc in config.PerfCounters)
+        {
+            if (Metrics.PerfEvents.PerfEventCounter.Decoders(config, pc, decoders, errors) is { } labels)
+            {
+                perfLabels.Add((pc, labels));
+            }
+        }
+
         if (errors.Count > 0)
         {
             throw new ConfigException(errors);
@@ -116,9 +125,11 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
         stackMaps.Attach(obj);
         var links = new List<BpfLink>();
         List<CgroupIdMapSync> cgroupIdMaps = [];
+        var perfCounters = new List<Metrics.PerfEvents.PerfEventCounter>();
         try
         {
             cgroupIdMaps = CgroupIdMapSync.Start(config, obj); // filled before the programs run
+            perfCounters.AddRange(perfLabels.Select(p => Metrics.PerfEvents.PerfEventCounter.Start(p.Item1, p.Item2, obj)));
 
             // Before attach: a pinned drop counter carries earlier runs' drops, which are not this run's.
             long kernelDropsAtLoad = LoadedProgramSet.FindDropsMap(obj) is BpfMap drops ? KernelDrops.Read(drops) : 0;
@@ -133,13 +144,13 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
             var rings = config.RingBuffers.Select(r => new RingSource(config.Name, obj.GetMap(r.Map), processors[r],
                 _totals.GetOrAdd((config.Name, r.Map), _ => new RingTotals()))).ToList();
             var maps = mapPlans.Select(p => p.Build(config.Name, obj)).ToList();
-            return new LoadedProgramSet(config, obj, links, rings, pinDirectory, kernelDropsAtLoad) { Maps = maps, Variant = variant, CgroupIdMaps = cgroupIdMaps };
+            return new LoadedProgramSet(config, obj, links, rings, pinDirectory, kernelDropsAtLoad) { Maps = maps, Variant = variant, CgroupIdMaps = cgroupIdMaps, PerfCounters = perfCounters };
         }
         catch
         {
-            foreach (CgroupIdMapSync c in cgroupIdMaps)
+            foreach (IDisposable d in cgroupIdMaps.Cast<IDisposable>().Concat(perfCounters))
             {
-                c.Dispose();
+                d.Dispose();
             }
 
             foreach (BpfLink l in links)

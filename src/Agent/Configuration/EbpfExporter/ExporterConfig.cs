@@ -42,6 +42,11 @@ internal sealed record ExporterMetric
     /// <summary>Counters whose value is several u64s: one metric per value, by position (empty: the value is one u64).</summary>
     public IReadOnlyList<(string Name, string Help)> Values { get; init; } = [];
 
+    /// <summary>A counter of the samples written to the perf event array of its name, rather than a map read.</summary>
+    public bool PerfEventArray { get; init; }
+
+    public TimeSpan FlushInterval { get; init; } = PerfCounterConfig.DefaultFlushInterval;
+
     public BucketKind BucketKind { get; init; }
 
     public double BucketMultiplier { get; init; } = 1;

@@ -74,15 +74,22 @@ internal static partial class ExporterConfigReader
 
     private static ExporterMetric ReadCounter(JsonSection s)
     {
-        if (s.Bool("perf_event_array", false))
+        bool perf = s.Bool("perf_event_array", false);
+        TimeSpan flush = PerfCounterConfig.DefaultFlushInterval;
+        if (s.Raw("flush_interval") is JsonElement f)
         {
-            s.Error("perf_event_array", "perf-event-array counters are not supported by bpf-agent yet",
-                "count into a hash map the program updates (a counter per key), or submit the events to a ring buffer and configure it as a native set");
-        }
-
-        if (s.Has("flush_interval"))
-        {
-            s.Error("flush_interval", "only perf_event_array counters have a flush interval", "remove \"flush_interval\"");
+            if (!perf)
+            {
+                s.Error("flush_interval", "only perf_event_array counters have a flush interval", "remove \"flush_interval\"");
+            }
+            else if (GoDuration.Parse(f.ValueKind == JsonValueKind.String ? f.GetString()! : f.GetRawText()) is TimeSpan d && d > TimeSpan.Zero)
+            {
+                flush = d;
+            }
+            else
+            {
+                s.Error("flush_interval", $"'{f}' is not a positive duration", "write a Go duration such as 30s, 5m or 1h");
+            }
         }
 
         var values = new List<(string, string)>();
@@ -100,7 +107,14 @@ internal static partial class ExporterConfigReader
             Key = s.Path,
             Labels = ReadLabels(s),
             Values = values,
+            PerfEventArray = perf,
+            FlushInterval = flush,
         };
+        if (perf && values.Count > 0)
+        {
+            s.Error("values", "a perf_event_array counter counts samples: it has no values", "remove \"values\"");
+        }
+
         s.RejectUnknownKeys();
         return metric;
     }

@@ -23,7 +23,16 @@ internal static class ExporterTranslator
     {
         int before = errors.Count;
         var maps = new List<MapConfig>();
-        foreach (ExporterMetric metric in config.Metrics)
+        var perf = new List<PerfCounterConfig>();
+        foreach (ExporterMetric metric in config.Metrics.Where(m => m.PerfEventArray))
+        {
+            if (TranslatePerfCounter(config, metric, open, errors) is PerfCounterConfig p)
+            {
+                perf.Add(p);
+            }
+        }
+
+        foreach (ExporterMetric metric in config.Metrics.Where(m => !m.PerfEventArray))
         {
             if (TranslateMetric(config, metric, open, errors) is MapConfig map)
             {
@@ -43,12 +52,34 @@ internal static class ExporterTranslator
             ObjectPath = Path.GetFullPath(config.ObjectPath),
             Parameters = [.. config.Kaddrs.Select((k, i) => new ParameterConfig($"kaddr_{k}", KaddrValue(k), $"kaddrs[{i}]"))],
             Maps = maps,
+            PerfCounters = perf,
             CgroupIdMaps = config.CgroupIdMap is CgroupIdMapConfig c ? [c] : [],
         };
     }
 
     /// <summary>The parameter value that stands for a symbol's address, resolved from /proc/kallsyms at load.</summary>
     public static JsonElement KaddrValue(string symbol) => JsonSerializer.SerializeToElement($"{KernelAddressValue.Prefix}{symbol}");
+
+    // A perf-event-array counter: the samples' first bytes cut by size and padding, as ebpf_exporter cuts them.
+    private static PerfCounterConfig? TranslatePerfCounter(ExporterConfig config, ExporterMetric metric, OpenBpfObject open, List<ConfigError> errors)
+    {
+        if (!open.TryGetMap(metric.Name, out OpenBpfMap map) || map.Type != BpfMapType.PerfEventArray)
+        {
+            errors.Add(new ConfigError(config.File, $"{metric.Key}.name", $"the object has no perf event array '{metric.Name}' (a perf_event_array counter reads the map of its name)",
+                $"declare a BPF_MAP_TYPE_PERF_EVENT_ARRAY named {metric.Name}, or name one of: {string.Join(", ", open.Maps.Where(m => m.Type == BpfMapType.PerfEventArray).Select(m => m.Name))}"));
+            return null;
+        }
+
+        var labels = new List<PerfCounterLabel>();
+        int offset = 0;
+        foreach (ExporterLabel l in metric.Labels)
+        {
+            labels.Add(new PerfCounterLabel(l.Name, offset, l.Size, l.Decoders, l.Key));
+            offset += l.Size + l.Padding;
+        }
+
+        return new PerfCounterConfig(metric.Name, Prefix + metric.Name, metric.Help, labels, metric.FlushInterval, metric.Key);
+    }
 
     private static MapConfig? TranslateMetric(ExporterConfig config, ExporterMetric metric, OpenBpfObject open, List<ConfigError> errors)
     {
