@@ -19,8 +19,7 @@ public sealed class ExporterCgroupIdMapTests
     public async Task The_map_follows_matching_cgroups_and_the_program_sees_only_them()
     {
         using var config = new TestConfig();
-        File.Copy(Path.Combine(Paths.Root, "tests", "Agent.Tests", "bpf", "exporter_cgroups.yaml"), Path.Combine(config.ProgramsDirectory, "exporter_cgroups.yaml"));
-        File.Copy(Paths.TestObject("exporter_cgroups"), Path.Combine(config.ProgramsDirectory, "exporter_cgroups.bpf.o"));
+        ExporterTestSets.Install(config, "exporter_cgroups");
         using var agent = AgentProcess.StartWithConfig(config);
         await AgentHealth.WaitHealthyAsync(agent, config.Url);
 

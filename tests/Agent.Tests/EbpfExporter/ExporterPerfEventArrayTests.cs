@@ -14,8 +14,7 @@ public sealed class ExporterPerfEventArrayTests
     public async Task Every_sample_of_the_perf_event_array_is_counted_by_its_labels()
     {
         using var config = new TestConfig();
-        File.Copy(Path.Combine(Paths.Root, "tests", "Agent.Tests", "bpf", "exporter_perf.yaml"), Path.Combine(config.ProgramsDirectory, "exporter_perf.yaml"));
-        File.Copy(Paths.TestObject("exporter_perf"), Path.Combine(config.ProgramsDirectory, "exporter_perf.bpf.o"));
+        ExporterTestSets.Install(config, "exporter_perf");
         using var agent = AgentProcess.StartWithConfig(config);
         await AgentHealth.WaitHealthyAsync(agent, config.Url);
 
