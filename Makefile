@@ -74,9 +74,13 @@ clean:
 
 # The OCI image bpf-agent:<version> (deploy/image/build.sh, docs/containers.md), built with buildah from scratch, no
 # registry. SELF_CONTAINED=0 builds it framework-dependent.
-.PHONY: image
+.PHONY: image kubernetes
 image: bpf
 	@bash deploy/image/build.sh
+
+# deploy/kubernetes/programs.d/ (the ConfigMap of program sets) from config/programs.d/, after a shipped set changes.
+kubernetes:
+	@bash deploy/kubernetes/render-sets.sh
 
 # Install on this host (root): the agent to /usr/lib/bpf-agent, config to /etc/bpf-agent (an operator's
 # changed file is kept, the new one goes beside it as .dist), the systemd unit and its user. DESTDIR= stages.

@@ -55,10 +55,7 @@ install -m 0644 build/programs/*.bpf.o "$root$lib_dir/programs/"
 install -m 0644 config/agent.json "$root$conf_dir/agent.json"
 sed -i -e '/"\$schema"/d' "$root$conf_dir/agent.json"
 for f in config/programs.d/*.json; do
-    sed -e "s|\"object\": *\"[^\"]*/\([A-Za-z0-9_.-]*\.bpf\.o\)\"|\"object\": \"$lib_dir/programs/\1\"|" -e '/"\$schema"/d' \
-        "$f" >"$root$conf_dir/programs.d/$(basename "$f")"
-    grep -q "\"object\": \"$lib_dir/programs/" "$root$conf_dir/programs.d/$(basename "$f")" ||
-        die "$f: could not rewrite its \"object\" path to $lib_dir/programs/"
+    LIB_DIR=$lib_dir bash deploy/image/render-set.sh "$f" >"$root$conf_dir/programs.d/$(basename "$f")"
 done
 
 # Framework-dependent: this host's shared runtime (the apphost finds it through DOTNET_ROOT).
