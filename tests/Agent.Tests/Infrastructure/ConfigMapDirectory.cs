@@ -35,9 +35,12 @@ public sealed partial class ConfigMapDirectory(string path)
         foreach (string name in files.Keys)
         {
             string link = System.IO.Path.Combine(Path, name);
-            if (!File.Exists(link))
+            if (!File.Exists(link) || new FileInfo(link).LinkTarget is null)
             {
-                File.CreateSymbolicLink(link, System.IO.Path.Combine(DataLink, name));
+                // A new key, or a plain file (podman's ConfigMap volume) made the link kubelet makes, atomically.
+                string tmpLink = System.IO.Path.Combine(Path, ".." + name + "_tmp");
+                File.CreateSymbolicLink(tmpLink, System.IO.Path.Combine(DataLink, name));
+                Rename(tmpLink, link);
             }
         }
 

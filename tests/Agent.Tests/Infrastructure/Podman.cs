@@ -37,7 +37,12 @@ public static class Podman
 
     public static (int Exit, string Out, string Err) Exec(string file, IEnumerable<string> args, TimeSpan timeout, IDictionary<string, string>? environment = null)
     {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // Not the test's directory: `podman kube play` (4.3) builds an image named "bpf-agent" from ./bpf-agent/ when
+        // that exists, and the agent's apphost sits there.
+        var psi = new ProcessStartInfo(file)
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = Path.GetTempPath(),
+        };
         foreach (string a in args)
         {
             psi.ArgumentList.Add(a);
