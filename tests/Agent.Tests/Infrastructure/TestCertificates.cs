@@ -99,6 +99,9 @@ public sealed class TestCertificates : IDisposable
     /// </summary>
     public TlsClient Client(X509Certificate2? clientCert = null, string? user = null, string? password = null) => new(Ca, clientCert, user, password);
 
+    /// <summary>Whether <paramref name="cert"/> chains to this CA (and to nothing else).</summary>
+    public bool Trusts(X509Certificate? cert) => TlsClient.ChainsTo(Ca, cert);
+
     public void Dispose()
     {
         try
@@ -125,18 +128,8 @@ public sealed class TlsClient : IDisposable
             {
                 RemoteCertificateValidationCallback = (_, cert, _, _) =>
                 {
-                    if (cert is null)
-                    {
-                        return false;
-                    }
-
-                    var server = new X509Certificate2(cert);
-                    LastServerCertificate = server;
-                    using var chain = new X509Chain();
-                    chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                    chain.ChainPolicy.CustomTrustStore.Add(ca);
-                    chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                    return chain.Build(server);
+                    LastServerCertificate = cert is null ? null : new X509Certificate2(cert);
+                    return ChainsTo(ca, cert);
                 },
                 ClientCertificates = clientCert is null ? null : new X509CertificateCollection { clientCert },
                 LocalCertificateSelectionCallback = clientCert is null ? null : (_, _, _, _, _) => clientCert,
@@ -148,6 +141,20 @@ public sealed class TlsClient : IDisposable
             _http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
                 Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{user}:{password}")));
         }
+    }
+
+    public static bool ChainsTo(X509Certificate2 ca, X509Certificate? cert)
+    {
+        if (cert is null)
+        {
+            return false;
+        }
+
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        return chain.Build(cert as X509Certificate2 ?? new X509Certificate2(cert));
     }
 
     /// <summary>The certificate the server presented in the last handshake.</summary>
