@@ -24,7 +24,7 @@ public sealed class BasicAuthFloodTests(ITestOutputHelper output)
         using var config = new TestConfig();
         ReliabilityConfig.WriteAgentJson(config);
         config.AddSet("flood", ReliabilityConfig.FloodSet(trigger.Tid, Burst, program: "flood_wide"));
-        // Cost 10, htpasswd -B's default: about 70 ms of one core per check here.
+        // Cost 10, what `htpasswd -nBC 10` makes: tens to hundreds of ms of one core per check.
         string web = Path.Combine(config.Directory, "web.yml");
         File.WriteAllText(web, $"basic_auth_users:\n  {User}: {BCrypt.Net.BCrypt.HashPassword(Password, 10)}\n");
         using var agent = AgentProcess.StartWithConfig(config, null, $"--Agent:WebConfigFile={web}");

@@ -54,6 +54,7 @@ public sealed partial class DashboardTests
     {
         using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(DashboardFile));
         var queries = Expressions(doc.RootElement).Distinct().ToDictionary(e => e, Substitute);
+        Assert.True(queries.Count >= 30, $"only {queries.Count} queries found in {DashboardFile}");
 
         using var pki = new TestCertificates();
         pki.WritePair("server", pki.Issue("bpf-agent", server: true));
