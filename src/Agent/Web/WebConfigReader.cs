@@ -69,6 +69,17 @@ public static class WebConfigReader
         return web;
     }
 
+    /// <summary>What a read web config does, in one line (for `check` and the startup log).</summary>
+    public static string Summary(WebConfig web)
+    {
+        string tls = web.Tls is TlsServerConfig t
+            ? $"TLS ({t.Protocols.ToString().Replace(", ", "+", StringComparison.Ordinal)}, client certificates: {t.ClientAuth}, HTTP/2 {(web.Http.Http2 ? "on" : "off")})"
+            : "no TLS";
+        string users = web.HasUsers ? $"basic auth for {web.Users.Count} user(s)" : "no basic auth";
+        string rate = web.RateLimit is RateLimitConfig r ? $", rate limit {r.Burst} per {r.Interval}" : "";
+        return $"{tls}, {users}{rate}, {web.Http.Headers.Count} extra header(s)";
+    }
+
     /// <summary>Parses and checks the file's text; null when it cannot be used (the errors say why).</summary>
     public static WebConfig? Parse(string file, string text, List<ConfigError> errors)
     {

@@ -36,6 +36,8 @@ public static class WebPipeline
             return;
         }
 
+        app.Logger.LogInformation("Web config {File}: {Summary}", web.File, WebConfigReader.Summary(web));
+
         if (web.Http.Headers.Count > 0 || web.RateLimit is not null)
         {
             app.Use(new ResponseLimits(web, metrics).InvokeAsync);
