@@ -82,7 +82,7 @@ internal static partial class ExporterConfigReader
             {
                 s.Error("flush_interval", "only perf_event_array counters have a flush interval", "remove \"flush_interval\"");
             }
-            else if (GoDuration.Parse(f.ValueKind == JsonValueKind.String ? f.GetString()! : f.GetRawText()) is TimeSpan d && d > TimeSpan.Zero)
+            else if (Web.WebConfigNames.Duration(f.ValueKind == JsonValueKind.String ? f.GetString()! : f.GetRawText()) is TimeSpan d && d > TimeSpan.Zero)
             {
                 flush = d;
             }
