@@ -1,4 +1,5 @@
 using BpfAgent.Decoding;
+using static BpfAgent.Tests.Decoders.CgroupKit;
 
 namespace BpfAgent.Tests.Decoders;
 
@@ -120,28 +121,5 @@ public sealed class CgroupWatchTests
         }
 
         return value;
-    }
-
-    private static void RemoveTree(string root)
-    {
-        if (!Directory.Exists(root))
-        {
-            return;
-        }
-
-        foreach (string sub in Directory.GetDirectories(root))
-        {
-            Directory.Delete(sub);
-        }
-
-        Directory.Delete(root);
-    }
-
-    private static long Memory()
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
-        return GC.GetTotalMemory(forceFullCollection: true);
     }
 }
