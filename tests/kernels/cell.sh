@@ -99,10 +99,13 @@ grep -E '"?(Error|Fatal|ERR|FTL)' agent.log | head -5 | sed 's/^/  agent| /'
 # 6. the binding's kernel tests (CI=true: a kernel test that cannot run fails rather than skips), with the SDK's
 # vstest console on this cell's runtime, from the cell's own copy: nothing is read over a 9p share.
 if [ -d tests/Bpf.Tests/bin ] && [ -f "${VSTEST:-}/vstest.console.dll" ]; then
-    out=$(CI=true dotnet "$VSTEST/vstest.console.dll" tests/Bpf.Tests/bin/Bpf.Tests.dll 2>&1); rc=$?
-    echo "$out" | grep -E -A2 '^\s+Failed ' | grep -v -E '^\s+Error Message:|^--' | head -60 | sed 's/^/  tests| /'
-    echo "$out" | grep -E '^\s+Skipped ' | head -20 | sed 's/^/  tests| /'
-    check bpf-tests "$rc" "$(grep -Eo 'Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+' <<<"$out" | tr -s ' ')"
+    # One line per test as it ends (with its time), so a slow guest shows where it is; the failures' messages after.
+    CI=true dotnet "$VSTEST/vstest.console.dll" tests/Bpf.Tests/bin/Bpf.Tests.dll --logger:"console;verbosity=normal" 2>&1 \
+        | tee tests.log | grep --line-buffered -E '^\s+(Passed|Failed|Skipped) ' | sed -u 's/^ */  tests| /'
+    rc=${PIPESTATUS[0]}; out=$(cat tests.log)
+    echo "$out" | grep -E -A3 '^\s+Failed ' | grep -v -E '^\s+Failed |^--' | head -60 | sed 's/^/  tests| /'
+    count() { grep -cE "^\s+$1 " <<<"$out"; }
+    check bpf-tests "$rc" "Failed: $(count Failed), Passed: $(count Passed), Skipped: $(count Skipped)$(grep -m1 -o 'Total time: .*' <<<"$out" | sed 's/^/, /')"
 else
     echo "note bpf-tests not run in this cell (no vstest console given: BINDING_CELLS of scripts/test-kernels.sh)"
 fi
