@@ -9,6 +9,7 @@
 #   EXAMPLES="syscall_latency_ring"   sets of config/examples/ run beside the shipped ones (default: that one, so the
 #                                 ring version's variants stay proven; EXAMPLES= for none)
 #   CELL_TIMEOUT=1200             seconds a guest cell may take (raise it on a loaded machine)
+#   JOBS=3                        cells of different kernels at the same time (default 1; each guest takes 2 vCPUs)
 #   CELL_SCRIPT=starts.sh STARTS=10 CELLS=6.1-system   instead of the acceptance, start the agent STARTS times in a
 #                                 row and fail any start that dropped a sample (make test-startups)
 set -uo pipefail
@@ -63,29 +64,51 @@ done
 
 # --- run the cells
 GUEST_STAGE=/root/stage
+CACHE=${PORTABILITY_CACHE:-/var/cache/bpf-agent-portability}
+# A qemu-run cache of a kernel's own over the shared downloads (kernel, root file system): its initrd, run and
+# last-run directories are its own, so cells of different kernels can run at the same time (JOBS).
+own_cache() { # KERNEL_PKG
+    local own=$OUT/qemu-cache/$1
+    [ -f "$CACHE/kernel/$1/vmlinuz" ] && [ -f "$CACHE/rootfs.cpio" ] || "$PORTABILITY/qemu-run" -k "$1" -t 600 -- true >&2
+    mkdir -p "$own/kernel/$1" && ln -sfn "$CACHE/rootfs.cpio" "$own/rootfs.cpio"
+    for f in x vmlinuz config; do ln -sfn "$CACHE/kernel/$1/$f" "$own/kernel/$1/$f"; done
+    echo "$own"
+}
+run_cell() { # CELL: writes $RESULTS/CELL.txt, its last lines "exit N" and "seconds N"
+    local cell=$1 k=${1%%-*} v=${1#*-} t0=$SECONDS tests= lib=system tmp rc
+    echo "test-kernels: cell kernel $k, libbpf $v" >&2
+    rm -f "$RESULTS/$cell.txt"
+    [[ " $(echo $BINDING_CELLS) " != *" $cell "* ]] || tests=1
+    if [ "$k" = host ]; then
+        tmp=$(mktemp -d /tmp/bpf-agent-cell.XXXXXX)
+        (cd "$STAGE" && tar -cf - .) | tar -C "$tmp" -xf -
+        [ "$v" = system ] || lib=$tmp/libbpf/$v/lib64
+        VSTEST=${tests:+$tmp/vstest} EXAMPLES="$EXAMPLES" STARTS=${STARTS:-10} bash "$tmp/${CELL_SCRIPT:-cell.sh}" "$tmp" "$lib" 19435 > "$RESULTS/$cell.txt" 2>&1
+        rc=$?
+        rm -rf "$tmp"
+    else
+        [ "$v" = system ] || lib=$GUEST_STAGE/libbpf/$v/lib64
+        PORTABILITY_CACHE=$(own_cache "${KPKG[$k]}") "$PORTABILITY/qemu-run" -k "${KPKG[$k]}" -s "$STAGE" -t "$CELL_TIMEOUT" -- \
+            "mkdir -p $GUEST_STAGE && tar -cf - . | tar -C $GUEST_STAGE -xf - && chown -R root:root $GUEST_STAGE && chmod -R go-w $GUEST_STAGE && echo kernel \$(uname -r) && VSTEST=${tests:+$GUEST_STAGE/vstest} EXAMPLES='$EXAMPLES' STARTS=${STARTS:-10} bash $GUEST_STAGE/${CELL_SCRIPT:-cell.sh} $GUEST_STAGE $lib 9435" \
+            > "$RESULTS/$cell.txt" 2>&1
+        rc=$?
+    fi
+    printf 'exit %s\nseconds %s\n' "$rc" "$((SECONDS - t0))" >> "$RESULTS/$cell.txt"
+    grep -q '^cell PASS' "$RESULTS/$cell.txt" && [ "$rc" = 0 ] \
+        || { echo "test-kernels: cell $cell FAILED (exit $rc); see $RESULTS/$cell.txt" >&2; grep -E '^check .* FAIL' "$RESULTS/$cell.txt" >&2; }
+}
+# JOBS=1: one cell after another. JOBS>1: one queue per kernel, up to JOBS queues at once (each a 2-vCPU guest).
+if [ "${JOBS:-1}" -le 1 ]; then
+    for cell in $CELLS; do run_cell "$cell"; done
+else
+    for k in $(for c in $CELLS; do echo "${c%%-*}"; done | awk '!seen[$0]++'); do
+        while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+        (for cell in $CELLS; do [ "${cell%%-*}" != "$k" ] || run_cell "$cell"; done) &
+    done
+    wait
+fi
 status=0
-for cell in $CELLS; do
-        k=${cell%%-*} v=${cell#*-}
-        echo "test-kernels: cell kernel $k, libbpf $v" >&2
-        t0=$SECONDS; rm -f "$RESULTS/$cell.txt"
-        tests=; [[ " $(echo $BINDING_CELLS) " != *" $cell "* ]] || tests=1
-        if [ "$k" = host ]; then
-            tmp=$(mktemp -d /tmp/bpf-agent-cell.XXXXXX)
-            (cd "$STAGE" && tar -cf - .) | tar -C "$tmp" -xf -
-            lib=system; [ "$v" = system ] || lib=$tmp/libbpf/$v/lib64
-            VSTEST=${tests:+$tmp/vstest} EXAMPLES="$EXAMPLES" STARTS=${STARTS:-10} bash "$tmp/${CELL_SCRIPT:-cell.sh}" "$tmp" "$lib" 19435 > "$RESULTS/$cell.txt" 2>&1
-            rc=$?
-            rm -rf "$tmp"
-        else
-            lib=system; [ "$v" = system ] || lib=$GUEST_STAGE/libbpf/$v/lib64
-            "$PORTABILITY/qemu-run" -k "${KPKG[$k]}" -s "$STAGE" -t "$CELL_TIMEOUT" -- \
-                "mkdir -p $GUEST_STAGE && tar -cf - . | tar -C $GUEST_STAGE -xf - && chown -R root:root $GUEST_STAGE && chmod -R go-w $GUEST_STAGE && echo kernel \$(uname -r) && VSTEST=${tests:+$GUEST_STAGE/vstest} EXAMPLES='$EXAMPLES' STARTS=${STARTS:-10} bash $GUEST_STAGE/${CELL_SCRIPT:-cell.sh} $GUEST_STAGE $lib 9435" \
-                > "$RESULTS/$cell.txt" 2>&1
-            rc=$?
-        fi
-        echo "seconds $((SECONDS - t0))" >> "$RESULTS/$cell.txt"
-        grep -q '^cell PASS' "$RESULTS/$cell.txt" && [ $rc = 0 ] || { status=1; echo "test-kernels: cell $cell FAILED (exit $rc); see $RESULTS/$cell.txt" >&2; grep -E '^check .* FAIL' "$RESULTS/$cell.txt" >&2; }
-done
+for cell in $CELLS; do grep -q '^cell PASS' "$RESULTS/$cell.txt" && grep -q '^exit 0$' "$RESULTS/$cell.txt" || status=1; done
 
 bash "$ROOT/tests/kernels/table.sh" "$RESULTS" $CELLS | tee "$OUT/table.md"
 exit $status

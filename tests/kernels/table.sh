@@ -19,7 +19,7 @@ for cell in "$@"; do
         up=$(mark "$f" "set-$s-up"); ev=$(mark "$f" "events-$s")
         row+=" ${var:-?} $([ "$up" = ok ] && [ "$ev" != FAIL ] && echo ok || echo FAIL) |"
     done
-    tests=$(awk '$1 == "check" && $2 == "bpf-tests" {$1 = $2 = $3 = ""; print; exit}' "$f" | sed 's/^ *//')
+    tests=$(awk '$1 == "check" && $2 == "bpf-tests" {$1 = $2 = $3 = ""; print; exit}' "$f" | sed 's/^ *//; s/, Total time: \([0-9]*\)[.0-9]* Seconds/, in \1 s/')
     row+=" $(mark "$f" no-drops) | $(mark "$f" sigterm) | $(t=$(mark "$f" bpf-tests); [ "$t" != - ] || { grep -q '^note bpf-tests not run' "$f" && t="not run" || t="no result (cell timed out)"; }; echo "$t") ${tests:+($tests)} | $(awk '$1 == "seconds" {print $2}' "$f") | $(grep -q '^cell PASS' "$f" && echo PASS || echo FAIL) |"
     echo "$row"
 done
