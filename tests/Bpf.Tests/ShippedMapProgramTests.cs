@@ -118,7 +118,9 @@ public sealed partial class ShippedMapProgramTests
 
         var sleeps = buckets.Where(b => b.Labels == SyscallLabel(SyscallNumber("clock_nanosleep"))).ToList();
         Assert.True(sleeps.Sum(b => (long)b.Count) >= Sleeps, $"{sleeps.Sum(b => (long)b.Count)} sleeps recorded");
-        Assert.All(sleeps, b => Assert.InRange(b.Index, 13u, 16u)); // 5 ms, at most ~60 ms on a busy machine
+        // Never shorter than the 5 ms asked for; how much longer is the scheduler's (68 ms seen on this 2-vCPU machine
+        // while three qemu guests ran): at most 1 s, bucket 20.
+        Assert.All(sleeps, b => Assert.InRange(b.Index, 13u, 20u));
         ulong sleptNs = sleeps.Aggregate(0UL, (a, b) => a + b.SumNs);
         Assert.True(sleptNs >= Sleeps * 5_000_000UL, $"sleeps summed to {sleptNs} ns");
 
