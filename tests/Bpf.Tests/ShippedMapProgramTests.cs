@@ -179,15 +179,16 @@ public sealed partial class ShippedMapProgramTests
         Assert.InRange((long)ourCount - (long)theirCount, -5, 5);
 
         // Their timestamps are taken a program run apart from ours, so a call near a bucket edge may land in the next
-        // bucket up or down (under qemu's TCG a program run takes about as long as the getppid itself: thousands do),
-        // never two away: up to every edge, each side has counted at least the other's calls below the edge before.
-        long ourBelow = 0, theirBelow = 0, ourUpTo = 0, theirUpTo = 0;
+        // bucket up or down (under qemu's TCG a program run takes about as long as the getppid itself: thousands do).
+        // Two buckets away only when an interrupt came between the two programs (9 of 20,000 seen on the loaded host):
+        // up to every edge, each side has counted the other's calls below the edge before, but for 1%.
+        long ourBelow = 0, theirBelow = 0, ourUpTo = 0, theirUpTo = 0, slack = Calls / 100;
         for (uint b = 0; b <= MaxBucket; b++)
         {
             ourUpTo += (long)(ours.GetValueOrDefault(b)?.Count ?? 0);
             theirUpTo += (long)theirs.GetValueOrDefault(b);
-            Assert.True(ourUpTo >= theirBelow - 5 && theirUpTo >= ourBelow - 5,
-                $"bucket {b}: ours {ourUpTo} up to it ({ourBelow} below), theirs {theirUpTo} ({theirBelow} below): a call moved two buckets");
+            Assert.True(ourUpTo >= theirBelow - slack && theirUpTo >= ourBelow - slack,
+                $"bucket {b}: ours {ourUpTo} up to it ({ourBelow} below), theirs {theirUpTo} ({theirBelow} below): over {slack} calls two buckets away");
             (ourBelow, theirBelow) = (ourUpTo, theirUpTo);
         }
 

@@ -22,7 +22,8 @@ check() { # NAME OK(0/1) DETAIL
 }
 # metric NAME [LABEL-REGEX]: the sum of a family's samples whose labels match (0 when none).
 SCRAPE=""
-scrape() { SCRAPE=$(curl -fsS --max-time 10 "$URL/metrics" 2>/dev/null); }
+# Generous: the first scrape of a cold agent in a TCG guest on a loaded machine took more than 10 s.
+scrape() { SCRAPE=$(curl -fsS --max-time 60 "$URL/metrics" 2>/dev/null); }
 metric() {
     awk -v n="$1" -v re="${2:-}" '
         { name = $1; sub(/\{.*/, "", name) }
@@ -60,7 +61,8 @@ t0=$SECONDS
 # The .NET start under TCG on a loaded machine took 94-123 s and more with three guests at once (JOBS): 600 s.
 wait_for "${HEALTHY_WITHIN:-600}" healthy; rc=$?
 check healthz "$rc" "healthy after $((SECONDS - t0)) s"
-scrape
+scraped() { scrape && [ -n "$SCRAPE" ]; }
+wait_for 120 scraped
 check libbpf-version "$([ "$LIBBPF" = system ] || grep -q "libbpf_version=\"$(basename "$(dirname "$LIBBPF")" | sed 's/^libbpf-//; s/\.[0-9]*$//')\"" <<<"$SCRAPE"; echo $?)" \
     "$(grep -o 'libbpf_version="[^"]*"' <<<"$SCRAPE" | head -1)"
 for s in $SETS; do
