@@ -106,7 +106,7 @@ if [ -d tests/Bpf.Tests/bin ] && [ -f "${VSTEST:-}/vstest.console.dll" ]; then
     CI=true dotnet "$VSTEST/vstest.console.dll" tests/Bpf.Tests/bin/Bpf.Tests.dll --logger:"console;verbosity=normal" 2>&1 \
         | tee tests.log | grep --line-buffered -E '^\s+(Passed|Failed|Skipped) ' | sed -u 's/^ */  tests| /'
     rc=${PIPESTATUS[0]}; out=$(cat tests.log)
-    echo "$out" | grep -E -A3 '^\s+Failed ' | grep -v -E '^\s+Failed |^--' | head -60 | sed 's/^/  tests| /'
+    echo "$out" | grep -E -A14 '^\s+Failed ' | grep -v -E '^\s+(Failed|Passed|Skipped) |^--|^\s+at ' | head -150 | sed 's/^/  tests| /'
     count() { grep -cE "^\s+$1 " <<<"$out"; }
     check bpf-tests "$rc" "Failed: $(count Failed), Passed: $(count Passed), Skipped: $(count Skipped)$(grep -m1 -o 'Total time: .*' <<<"$out" | sed 's/^/, /')"
 else
