@@ -103,7 +103,8 @@ grep -E '"?(Error|Fatal|ERR|FTL)' agent.log | head -5 | sed 's/^/  agent| /'
 # vstest console on this cell's runtime, from the cell's own copy: nothing is read over a 9p share.
 if [ -d tests/Bpf.Tests/bin ] && [ -f "${VSTEST:-}/vstest.console.dll" ]; then
     # One line per test as it ends (with its time), so a slow guest shows where it is; the failures' messages after.
-    CI=true dotnet "$VSTEST/vstest.console.dll" tests/Bpf.Tests/bin/Bpf.Tests.dll --logger:"console;verbosity=normal" 2>&1 \
+    # vstest waits 90 s for its test host to connect: a cold .NET start in a TCG guest on a loaded machine took longer.
+    CI=true VSTEST_CONNECTION_TIMEOUT=${VSTEST_CONNECTION_TIMEOUT:-900} dotnet "$VSTEST/vstest.console.dll" tests/Bpf.Tests/bin/Bpf.Tests.dll --logger:"console;verbosity=normal" 2>&1 \
         | tee tests.log | grep --line-buffered -E '^\s+(Passed|Failed|Skipped) ' | sed -u 's/^ */  tests| /'
     rc=${PIPESTATUS[0]}; out=$(cat tests.log)
     echo "$out" | grep -E -A14 '^\s+Failed ' | grep -v -E '^\s+(Failed|Passed|Skipped) |^--|^\s+at ' | head -150 | sed 's/^/  tests| /'
