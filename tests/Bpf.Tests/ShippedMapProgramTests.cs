@@ -192,9 +192,17 @@ public sealed partial class ShippedMapProgramTests
             (ourBelow, theirBelow) = (ourUpTo, theirUpTo);
         }
 
-        // Sums: ours in ns, theirs in whole microseconds per call (floored), so within 1 us a call.
-        double ourSumUs = ours.Values.Aggregate(0UL, (a, b) => a + b.SumNs) / 1000.0;
-        Assert.True(Math.Abs(ourSumUs - theirSumUs) <= Calls, $"sums: ours {ourSumUs:F0} us, theirs {theirSumUs} us");
+        // Sums (theirs in whole microseconds): each fits its own buckets. Their interval is not ours (under TCG it
+        // took in our programs' runs: 274 ms against our 117 ms for 20,000 calls on 5.10), so the sums are not compared.
+        double low = 0, high = 0;
+        foreach ((uint b, ulong n) in theirs)
+        {
+            low += n * (b == 0 ? 0 : Math.Pow(2, b - 1));
+            high += b == MaxBucket ? double.PositiveInfinity : n * (Math.Pow(2, b) + 1);
+        }
+
+        Assert.InRange(theirSumUs, low, high);
+        AssertSumsFitTheirBuckets([.. ours.Values]);
     }
 
     [KernelFact]
