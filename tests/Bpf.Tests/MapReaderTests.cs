@@ -70,7 +70,7 @@ public sealed class MapReaderTests
         var iterate = new BpfMapReader(map, capacity: 100, method: BpfMapReadMethod.Iterate);
 
         Dictionary<uint, byte[]> viaBatch = ReadPass(batch);
-        Assert.Equal(BpfMapReadMethod.Batch, batch.Method); // 6.18 has batch ops for every one of these kinds
+        Assert.Equal(MethodOnThisKernel(name, BpfMapReadMethod.Batch), batch.Method);
         Dictionary<uint, byte[]> viaIterate = ReadPass(iterate);
 
         Assert.Equal(viaBatch.Keys.Order(), viaIterate.Keys.Order());
@@ -253,9 +253,19 @@ public sealed class MapReaderTests
         {
             var reader = new BpfMapReader(trie, capacity: 16, method: method);
             Assert.Equal(inserted.OrderBy(p => p.Key), ReadRaw(reader).Select(p => KeyValuePair.Create(p.Key, BitConverter.ToUInt64(p.Value))).OrderBy(p => p.Key));
-            Assert.Equal(method, reader.Method);
+            Assert.Equal(MethodOnThisKernel("trie", method), reader.Method);
         }
     }
+
+    /// <summary>
+    /// The read method a reader asked for <paramref name="asked"/> ends with on this kernel: 5.10 has no batch lookup for
+    /// per-CPU arrays and LPM tries (the 6.1, 6.12 and 6.18 of the portability matrix have it), so there the reader
+    /// falls back to key iteration, and the rest of each test checks what it read.
+    /// </summary>
+    private static BpfMapReadMethod MethodOnThisKernel(string map, BpfMapReadMethod asked) =>
+        asked == BpfMapReadMethod.Batch && map is "percpu_array" or "trie" && KernelSupport.Release < new Version(6, 1)
+            ? BpfMapReadMethod.Iterate
+            : asked;
 
     [KernelFact]
     public void A_map_without_batch_lookup_falls_back_to_key_iteration()

@@ -17,9 +17,10 @@ for cell in "$@"; do
     for s in $sets; do
         var=$(awk -v s="$s" '$1 == "variant" && $2 == s {print $3; exit}' "$f")
         up=$(mark "$f" "set-$s-up"); ev=$(mark "$f" "events-$s")
+        if [ -z "$var" ] && [ "$up" = - ]; then row+=" - |"; continue; fi   # not run in this cell (an example)
         row+=" ${var:-?} $([ "$up" = ok ] && [ "$ev" != FAIL ] && echo ok || echo FAIL) |"
     done
-    tests=$(awk '$1 == "check" && $2 == "bpf-tests" {$1 = $2 = $3 = ""; print; exit}' "$f" | sed 's/^ *//')
+    tests=$(awk '$1 == "check" && $2 == "bpf-tests" {$1 = $2 = $3 = ""; print; exit}' "$f" | sed -E 's/^ *//; s/, Total time: ([0-9]+)[.0-9]* Seconds/, in \1 s/; s/, Total time: ([0-9]+\.[0-9])[0-9]* Minutes/, in \1 min/')
     row+=" $(mark "$f" no-drops) | $(mark "$f" sigterm) | $(t=$(mark "$f" bpf-tests); [ "$t" != - ] || { grep -q '^note bpf-tests not run' "$f" && t="not run" || t="no result (cell timed out)"; }; echo "$t") ${tests:+($tests)} | $(awk '$1 == "seconds" {print $2}' "$f") | $(grep -q '^cell PASS' "$f" && echo PASS || echo FAIL) |"
     echo "$row"
 done

@@ -1,5 +1,6 @@
-# syscall_latency: one sample per completed syscall. The agent's own are left out and other processes add theirs,
-# so 20 execs must add at least 20 execve latencies.
+# syscall_latency (the shipped map set: an in-kernel histogram read at scrape): every completed syscall adds one to
+# its syscall's _count. The agent's own are left out (ignore_tgid) and other processes add theirs, so 20 execs must
+# add at least 20 execve latencies.
 before_syscall_latency() { SYSCALL_BEFORE=$(metric syscall_latency_seconds_count 'syscall="execve"'); }
 trigger_syscall_latency() { for _ in $(seq 20); do /bin/true; done; }
 verify_syscall_latency() {
