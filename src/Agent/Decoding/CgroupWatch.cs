@@ -85,7 +85,7 @@ public sealed partial class CgroupWatch : IDisposable
 
         if (fanotify_mark(fan, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_CREATE | FAN_DELETE | FAN_ONDIR, AT_FDCWD, mount) < 0)
         {
-            why = $"fanotify_mark({mount}, FAN_MARK_FILESYSTEM) failed: {Error()}";
+            why = $"fanotify_mark({mount}, FAN_MARK_FILESYSTEM) failed: {Error()} (a filesystem mark needs CAP_SYS_ADMIN)";
             _ = close(fan);
             return null;
         }
