@@ -130,7 +130,7 @@ public sealed partial class CgroupWatch : IDisposable
                 continue;
             }
 
-            if (n <= 0 || !Parse(buffer.AsSpan(0, (int)n)))
+            if (n <= 0 || !TryParse(buffer.AsSpan(0, (int)n)))
             {
                 Running = false;
                 _lost();
@@ -144,6 +144,19 @@ public sealed partial class CgroupWatch : IDisposable
         fixed (byte* b = buffer)
         {
             return read(_fan, b, buffer.Length);
+        }
+    }
+
+    // A fault in a handler must not take the process down from this thread: the watch stops, the table walks.
+    private bool TryParse(ReadOnlySpan<byte> events)
+    {
+        try
+        {
+            return Parse(events);
+        }
+        catch (Exception)
+        {
+            return false;
         }
     }
 
