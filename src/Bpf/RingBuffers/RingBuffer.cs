@@ -17,7 +17,7 @@ namespace Bpf;
 /// ring's mapped pages (<see cref="RingMemory"/>): a callback from native code into .NET costs more than the whole
 /// per-sample work of a C consumer, so it runs once per wakeup, not once per sample. libbpf gives a record's space
 /// back to the kernel before it returns the callback's answer, so the callback copies that one record into its
-/// ring's slot (the first record of the next segment) and ends libbpf's loop; every later record is read in place.
+/// ring's slot (<see cref="TryTakeFirst"/>) and ends libbpf's loop; every later record is read in place.
 /// While any segment is cut and not yet released, Wait does not call libbpf at all (it would read, and release,
 /// records that a reader still holds) and returns at once.
 /// </para>
@@ -171,6 +171,35 @@ public sealed unsafe class RingBuffer : IDisposable
         }
     }
 
+    /// <summary>
+    /// The first record a <see cref="Wait"/> found in the ring at <paramref name="ring"/>, as a copy: libbpf hands it to
+    /// a callback and gives its space back to the kernel before it returns, so it cannot be read in place. Valid until
+    /// the next Wait; take it before cutting that ring (it precedes every record a cut returns). Counted as received.
+    /// </summary>
+    public bool TryTakeFirst(int ring, out ReadOnlySpan<byte> record)
+    {
+        Enter();
+        try
+        {
+            Ring r = _rings[ring];
+            if (r.FirstLength < 0)
+            {
+                record = default;
+                return false;
+            }
+
+            record = r.First.AsSpan(0, r.FirstLength);
+            r.FirstLength = -1;
+            r.Samples++;
+            r.ByteCount += record.Length;
+            return true;
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
     /// <summary>Whether the ring at <paramref name="ring"/> has records not cut yet (or being written).</summary>
     public bool HasUncut(int ring) => _rings[ring].FirstLength >= 0 || _rings[ring].Memory.HasUncut;
 
@@ -258,22 +287,13 @@ public sealed unsafe class RingBuffer : IDisposable
 
     private static bool Cut(Ring r, int index, int maxBytes, out RingSegment segment)
     {
-        int first = r.FirstLength;
-        bool some = r.Memory.TryCut(maxBytes, out ulong start, out ulong end, out int count, out long bytes);
-        if (!some && first < 0)
+        if (!r.Memory.TryCut(maxBytes, out ulong start, out ulong end, out int count, out long bytes))
         {
             segment = default;
             return false;
         }
 
-        if (first >= 0)
-        {
-            count++;
-            bytes += first;
-            r.FirstLength = -1; // the slot now belongs to the segment, until it is released (Wait waits for that)
-        }
-
-        segment = new RingSegment(r, index, first, start, end, count, bytes);
+        segment = new RingSegment(r, index, start, end, count, bytes);
         return true;
     }
 
@@ -286,6 +306,20 @@ public sealed unsafe class RingBuffer : IDisposable
             if (r.Consumer is null)
             {
                 continue;
+            }
+
+            if (r.FirstLength >= 0)
+            {
+                int length = r.FirstLength;
+                r.FirstLength = -1;
+                total++;
+                r.Samples++;
+                r.ByteCount += length;
+                if (!r.Deliver(r.First.AsSpan(0, length)))
+                {
+                    _stopped = true;
+                    return (int)Math.Min(int.MaxValue, total);
+                }
             }
 
             while (Cut(r, i, ConsumerSegmentBytes, out RingSegment segment))

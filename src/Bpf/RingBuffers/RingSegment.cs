@@ -7,22 +7,15 @@ namespace Bpf;
 /// thread; once released they must not be read. Segments of one ring are read by one thread at a time and
 /// released in the order they were cut (releasing one releases every earlier one of its ring).
 /// </summary>
-/// <remarks>
-/// The first record after a wait is the exception to "where they lie": libbpf's ring_buffer__poll hands it to a
-/// callback and gives its space back to the kernel before it returns, so the callback copies it into a small slot
-/// of its ring, and the next segment of that ring starts with that copy.
-/// </remarks>
 public readonly struct RingSegment
 {
     private readonly RingBuffer.Ring? _ring;
-    private readonly int _firstLength;
     private readonly ulong _start;
     private readonly ulong _end;
 
-    internal RingSegment(RingBuffer.Ring ring, int index, int firstLength, ulong start, ulong end, int count, long bytes)
+    internal RingSegment(RingBuffer.Ring ring, int index, ulong start, ulong end, int count, long bytes)
     {
         _ring = ring;
-        _firstLength = firstLength;
         _start = start;
         _end = end;
         Ring = index;
@@ -42,24 +35,22 @@ public readonly struct RingSegment
     public bool IsEmpty => _ring is null;
 
     /// <summary>Walks the records in order; each span is valid until the segment is released.</summary>
-    public Enumerator GetEnumerator() => new(_ring, _firstLength, _start, _end);
+    public Enumerator GetEnumerator() => new(_ring?.Memory, _start, _end);
 
     /// <summary>Gives the segment's space back to the kernel. Call once, after its last record was read.</summary>
     public void Release() => _ring?.Release(_end);
 
-    /// <summary>Reads a segment's records (its ring's copied first record, then the rest in place).</summary>
+    /// <summary>Reads a segment's records where they lie, skipping discarded ones.</summary>
     public ref struct Enumerator
     {
-        private readonly RingBuffer.Ring? _ring;
+        private readonly RingMemory? _memory;
         private readonly ulong _end;
-        private int _firstLength;
         private ulong _pos;
         private ReadOnlySpan<byte> _current;
 
-        internal Enumerator(RingBuffer.Ring? ring, int firstLength, ulong start, ulong end)
+        internal Enumerator(RingMemory? memory, ulong start, ulong end)
         {
-            _ring = ring;
-            _firstLength = firstLength;
+            _memory = memory;
             _pos = start;
             _end = end;
         }
@@ -71,16 +62,9 @@ public readonly struct RingSegment
 
         public bool MoveNext()
         {
-            if (_firstLength >= 0 && _ring is not null)
-            {
-                _current = _ring.First.AsSpan(0, _firstLength);
-                _firstLength = -1;
-                return true;
-            }
-
             while (_pos < _end)
             {
-                _current = _ring!.Memory.RecordAt(_pos, out _pos, out bool discarded);
+                _current = _memory!.RecordAt(_pos, out _pos, out bool discarded);
                 if (!discarded)
                 {
                     return true;
