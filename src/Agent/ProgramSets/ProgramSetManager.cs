@@ -53,6 +53,7 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
         Poller = new RingBufferPoller(_written, Pool, options.PollTimeoutMs, logger, options.ChannelFullWaitMs)
         {
             BatchFlushMs = options.BatchFlushMs,
+            SegmentBytes = options.BatchBytes,
             ChannelDepth = () => ChannelDepth,
             ChannelCapacity = options.ChannelCapacity,
         };
