@@ -111,18 +111,24 @@ public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPo
 
         FullWaits++;
         long deadline = Environment.TickCount64 + fullWaitMs;
-        var spin = default(SpinWait);
-        do
+        while (true)
         {
-            spin.SpinOnce(sleep1Threshold: 30); // yields the core to the workers first, then sleeps 1 ms at a time
+            // Sleep until the worker returns a batch (it has taken one from the channel): spinning here would take the
+            // core the worker needs on a small host.
+            pool.ExpectReturn();
             if (writer.TryWrite(batch))
             {
                 return true;
             }
-        }
-        while (Environment.TickCount64 < deadline);
 
-        return false;
+            long left = deadline - Environment.TickCount64;
+            if (left <= 0)
+            {
+                return false;
+            }
+
+            pool.WaitForReturn((int)Math.Min(left, int.MaxValue));
+        }
     }
 
     private SampleBatch Rent(int sampleBytes)

@@ -20,6 +20,7 @@ public sealed class RingBufferPoller : IDisposable
     private readonly int _channelFullWaitMs;
     private Thread? _thread;
     private RingBuffer? _ringBuffer;
+    private RingSource[] _ringBufferSources = [];
     private BatchWriter? _writer;
     private volatile bool _stop;
     private long _drainUntil;
@@ -77,8 +78,17 @@ public sealed class RingBufferPoller : IDisposable
 
         _stop = false;
         _writer = new BatchWriter(_channel, _pool, _channelFullWaitMs) { Rings = rings };
-        if (rings.Length > 0)
+
+        // The same rings as last time: keep the ring buffer and its mappings (a big ring's pages are slow to touch for
+        // the first time in some VMs, and its counts continue as they are).
+        if (_ringBuffer is not null && !rings.AsSpan().SequenceEqual(_ringBufferSources))
         {
+            FreeRingBuffer();
+        }
+
+        if (_ringBuffer is null && rings.Length > 0)
+        {
+            _ringBufferSources = rings;
             _ringBuffer = new RingBuffer(rings[0].Map);
             for (int i = 1; i < rings.Length; i++)
             {
@@ -97,9 +107,9 @@ public sealed class RingBufferPoller : IDisposable
     }
 
     /// <summary>
-    /// Stops polling, hands over what the rings still hold, flushes the last batch and frees the ring buffer (its
-    /// pages stay mapped until the worker released the last segment). Does not complete the channel (a reload starts
-    /// the poller again on the same channel).
+    /// Stops polling, hands over what the rings still hold and flushes the last batch. The ring buffer stays for a
+    /// restart over the same rings; a start over other rings, or Dispose, frees it (its pages stay mapped until the
+    /// worker released the last segment). Does not complete the channel (a reload starts the poller again on it).
     /// </summary>
     public void Stop(TimeSpan timeout)
     {
@@ -110,8 +120,13 @@ public sealed class RingBufferPoller : IDisposable
         }
 
         _thread = null;
+    }
+
+    private void FreeRingBuffer()
+    {
         _ringBuffer?.Dispose();
         _ringBuffer = null;
+        _ringBufferSources = [];
     }
 
     private void Run()
@@ -235,5 +250,9 @@ public sealed class RingBufferPoller : IDisposable
         return samples;
     }
 
-    public void Dispose() => Stop(TimeSpan.FromSeconds(5));
+    public void Dispose()
+    {
+        Stop(TimeSpan.FromSeconds(5));
+        FreeRingBuffer();
+    }
 }

@@ -129,6 +129,7 @@ public sealed class ProgramSetManager : IHostedService, IDisposable
                 await Task.WhenAny(_workerTask, Task.Delay(timeout / 2, CancellationToken.None)).ConfigureAwait(false);
             }
 
+            Poller.Dispose(); // the ring buffer goes before the objects whose maps it reads
             foreach (RingSource r in Rings)
             {
                 r.Processor.Log?.Flush();
