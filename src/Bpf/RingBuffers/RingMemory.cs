@@ -93,17 +93,19 @@ internal sealed unsafe class RingMemory : IDisposable
     /// </summary>
     public bool TryCut(int maxBytes, out ulong start, out ulong end, out int count, out long bytes)
     {
-        ObjectDisposedException.ThrowIf(_data is null, this);
+        // Locals only in the loop: the acquire reads would otherwise make the JIT reload every field per record.
+        byte* data = _data;
+        ObjectDisposedException.ThrowIf(data is null, this);
         ulong mask = _dataSize - 1;
         ulong pos = _cut;
+        ulong first = pos;
         ulong prod = Volatile.Read(ref *_producerPos);
         ulong limit = pos + (ulong)Math.Max(maxBytes, HeaderBytes);
-        start = pos;
-        count = 0;
-        bytes = 0;
+        int n = 0;
+        long sum = 0;
         while (pos < prod)
         {
-            uint len = Volatile.Read(ref *(uint*)(_data + (pos & mask)));
+            uint len = Volatile.Read(ref *(uint*)(data + (pos & mask)));
             if ((len & BusyBit) != 0)
             {
                 break; // not committed yet: the next cut picks it up
@@ -111,29 +113,35 @@ internal sealed unsafe class RingMemory : IDisposable
 
             uint size = len & ~(BusyBit | DiscardBit);
             ulong next = pos + ((size + HeaderBytes + 7UL) & ~7UL);
-            if (next > prod || size > _dataSize)
-            {
-                throw new InvalidDataException($"Ring buffer map '{_mapName}': a record of {size} bytes at position {pos} runs past the producer position {prod}.");
-            }
-
-            if (next > limit && pos > start)
+            if (next > limit && pos > first)
             {
                 break;
             }
 
+            if (next > prod)
+            {
+                throw Corrupt(size, pos, prod);
+            }
+
             if ((len & DiscardBit) == 0)
             {
-                count++;
-                bytes += size;
+                n++;
+                sum += size;
             }
 
             pos = next;
         }
 
+        start = first;
         end = pos;
+        count = n;
+        bytes = sum;
         Volatile.Write(ref _cut, pos);
-        return pos > start;
+        return pos > first;
     }
+
+    private InvalidDataException Corrupt(uint size, ulong pos, ulong prod) =>
+        new($"Ring buffer map '{_mapName}': a record of {size} bytes at position {pos} runs past the producer position {prod}.");
 
     /// <summary>Cuts from <paramref name="position"/> again (a reader stopped inside the last segment, which it released up to there).</summary>
     public void Rewind(ulong position) => Volatile.Write(ref _cut, position);
