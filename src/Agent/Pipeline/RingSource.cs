@@ -136,7 +136,7 @@ public sealed class RingSource(string setName, BpfMap map, SampleProcessor proce
 }
 
 /// <summary>
-/// The running totals of one ring of one set. The loader keeps one per set and map for the life of the agent, so
+/// The running totals of one ring of one set. The set's history (ProgramSets/SetHistory) keeps one per map for the life of the agent, so
 /// when a reload replaces a set its new <see cref="RingSource"/> continues the old one's counts: the self-metrics
 /// are counters and must not go back, and received = delivered + dropped must hold across reloads.
 /// </summary>
