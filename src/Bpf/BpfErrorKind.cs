@@ -56,6 +56,7 @@ internal static class Errno
     public const int EINVAL = 22;
     public const int ENOSPC = 28;
     public const int EOPNOTSUPP = 95;
+    public const int ETIMEDOUT = 110;
     public const int EINPROGRESS = 115;
 
     /// <summary>The kernel's internal "not supported", which BPF syscalls leak to user space.</summary>
