@@ -41,11 +41,10 @@ public sealed unsafe class RingBuffer : IDisposable
     private const int Disposed = 2;
     private const int DisposeRequested = 3;
 
-    private readonly List<Ring> _rings = [];
-    private readonly Lock _freeGate = new();
-    private nint _rb;
+    // What the native side and the rings share. Not the RingBuffer itself: the rings are rooted by GCHandles (libbpf
+    // holds them), and a ring that referred to its RingBuffer would keep it from ever being finalized.
+    private readonly NativeState _native = new();
     private int _state;
-    private volatile bool _freeWhenReleased;
     private bool _stopped;
 
     /// <summary>Creates a ring buffer over <paramref name="map"/>, read in segments; add more rings with <see cref="Add(BpfMap)"/>.</summary>
@@ -63,8 +62,8 @@ public sealed unsafe class RingBuffer : IDisposable
     private RingBuffer(IRingBufferConsumer? consumer, BpfMap map)
     {
         Ring ring = NewRing(map, consumer);
-        _rb = Interop.Libbpf.ring_buffer__new(map.Fd, &OnFirstRecord, (void*)GCHandle.ToIntPtr(ring.Handle), null);
-        if (_rb == 0)
+        _native.Rb = Interop.Libbpf.ring_buffer__new(map.Fd, &OnFirstRecord, (void*)GCHandle.ToIntPtr(ring.Handle), null);
+        if (_native.Rb == 0)
         {
             int errno = Marshal.GetLastPInvokeError();
             ring.Handle.Free();
@@ -76,7 +75,9 @@ public sealed unsafe class RingBuffer : IDisposable
         _rings.Add(ring);
     }
 
-    ~RingBuffer() => Free();
+    ~RingBuffer() => _native.FreeWhenReleased();
+
+    private List<Ring> _rings => _native.Rings;
 
     /// <summary>The rings, in the order they were added.</summary>
     public IReadOnlyList<RingStatistics> Rings => _rings;
@@ -88,7 +89,7 @@ public sealed unsafe class RingBuffer : IDisposable
         {
             int state = Volatile.Read(ref _state);
             ObjectDisposedException.ThrowIf(state is Disposed or DisposeRequested, this);
-            return Interop.Libbpf.ring_buffer__epoll_fd(_rb);
+            return Interop.Libbpf.ring_buffer__epoll_fd(_native.Rb);
         }
     }
 
@@ -363,7 +364,7 @@ public sealed unsafe class RingBuffer : IDisposable
             {
                 if (next == Disposed)
                 {
-                    FreeWhenReleased();
+                    _native.FreeWhenReleased();
                 }
 
                 GC.SuppressFinalize(this);
@@ -377,7 +378,7 @@ public sealed unsafe class RingBuffer : IDisposable
         int state = Interlocked.CompareExchange(ref _state, InCall, Idle);
         if (state == Idle)
         {
-            return _rb;
+            return _native.Rb;
         }
 
         ObjectDisposedException.ThrowIf(state is Disposed or DisposeRequested, this);
@@ -390,41 +391,50 @@ public sealed unsafe class RingBuffer : IDisposable
         if (Interlocked.CompareExchange(ref _state, Idle, InCall) == DisposeRequested)
         {
             Volatile.Write(ref _state, Disposed);
-            FreeWhenReleased();
+            _native.FreeWhenReleased();
         }
     }
 
-    // A reader may still hold segments (on another thread): their pages stay mapped until the last is released.
-    private void FreeWhenReleased()
+    /// <summary>The libbpf ring_buffer and its rings, freed once, when nothing reads their pages any more.</summary>
+    internal sealed class NativeState
     {
-        lock (_freeGate)
+        public readonly List<Ring> Rings = [];
+        public nint Rb;
+        private readonly Lock _gate = new();
+        private volatile bool _freeWhenReleased;
+
+        // A reader may still hold segments (on another thread): their pages stay mapped until the last is released.
+        public void FreeWhenReleased()
         {
-            _freeWhenReleased = true;
-            if (_rings.TrueForAll(r => r.Memory.AllReleased))
+            lock (_gate)
             {
-                Free();
+                _freeWhenReleased = true;
+                if (Rings.TrueForAll(r => r.Memory.AllReleased))
+                {
+                    Free();
+                }
             }
         }
-    }
 
-    private void AfterRelease()
-    {
-        if (_freeWhenReleased)
+        public void AfterRelease()
         {
-            FreeWhenReleased();
-        }
-    }
-
-    private void Free()
-    {
-        nint rb = Interlocked.Exchange(ref _rb, 0);
-        if (rb != 0)
-        {
-            Interop.Libbpf.ring_buffer__free(rb);
-            foreach (Ring r in _rings)
+            if (_freeWhenReleased)
             {
-                r.Handle.Free();
-                r.Memory.Dispose();
+                FreeWhenReleased();
+            }
+        }
+
+        public void Free()
+        {
+            nint rb = Interlocked.Exchange(ref Rb, 0);
+            if (rb != 0)
+            {
+                Interop.Libbpf.ring_buffer__free(rb);
+                foreach (Ring r in Rings)
+                {
+                    r.Handle.Free();
+                    r.Memory.Dispose();
+                }
             }
         }
     }
@@ -436,7 +446,7 @@ public sealed unsafe class RingBuffer : IDisposable
             throw new ArgumentException($"Map '{map.Name}' is a {map.Type} map, not a ring buffer.", nameof(map));
         }
 
-        var ring = new Ring(this, map.Name, consumer, new RingMemory(map.Fd, map.MaxEntries, map.Name));
+        var ring = new Ring(_native, map.Name, consumer, new RingMemory(map.Fd, map.MaxEntries, map.Name));
         ring.Handle = GCHandle.Alloc(ring);
         return ring;
     }
@@ -458,7 +468,7 @@ public sealed unsafe class RingBuffer : IDisposable
     }
 
     /// <summary>One ring: its mapped pages, its slot for the first record after a wait, its consumer and counts.</summary>
-    internal sealed class Ring(RingBuffer owner, string mapName, IRingBufferConsumer? consumer, RingMemory memory) : RingStatistics
+    internal sealed class Ring(NativeState owner, string mapName, IRingBufferConsumer? consumer, RingMemory memory) : RingStatistics
     {
         public GCHandle Handle;
         public readonly IRingBufferConsumer? Consumer = consumer;
