@@ -25,8 +25,11 @@ all: build
 
 # `make test` also needs Prometheus (its tests scrape the agent with a real one).
 test: WITH_PROMETHEUS := 1
+# ... and podman, buildah (the container, image and Kubernetes tests); `make image` needs buildah.
+WITH_CONTAINERS ?= 0
+test image: WITH_CONTAINERS := 1
 setup:
-	@WITH_PROMETHEUS=$(WITH_PROMETHEUS) bash scripts/setup-host.sh
+	@WITH_PROMETHEUS=$(WITH_PROMETHEUS) WITH_CONTAINERS=$(WITH_CONTAINERS) bash scripts/setup-host.sh
 
 $(BUILD)/include/vmlinux.h:
 	@bash scripts/gen-vmlinux.sh $@
@@ -68,6 +71,16 @@ test-startups: build
 clean:
 	rm -rf $(BUILD)
 	$(DOTNET) clean Agent.sln -v quiet --nologo >/dev/null || true
+
+# The OCI image bpf-agent:<version> (deploy/image/build.sh, docs/containers.md), built with buildah from scratch, no
+# registry. SELF_CONTAINED=0 builds it framework-dependent.
+.PHONY: image kubernetes
+image: bpf
+	@bash deploy/image/build.sh
+
+# deploy/kubernetes/programs.d/ (the ConfigMap of program sets) from config/programs.d/, after a shipped set changes.
+kubernetes:
+	@bash deploy/kubernetes/render-sets.sh
 
 # Install on this host (root): the agent to /usr/lib/bpf-agent, config to /etc/bpf-agent (an operator's
 # changed file is kept, the new one goes beside it as .dist), the systemd unit and its user. DESTDIR= stages.

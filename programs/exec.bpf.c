@@ -7,6 +7,9 @@
  * filename holds), not from the execve() user pointer, which may not be mapped yet in a freshly
  * forked child.
  *
+ * cgroup_id is the cgroup v2 id of the task (bpf_get_current_cgroup_id(), 4.18+): the agent's container_id
+ * decoder turns it into the container the exec happened in (empty on the host).
+ *
  * Ring buffer: exec_events (256 KiB) of struct exec_event.
  * Parameters:  filter_ppid (0: all; otherwise only execs whose parent tgid equals it).
  */
@@ -26,12 +29,13 @@ struct exec_event {
 	__u32 uid;          /* real uid */
 	__u32 gid;          /* real gid */
 	__u64 timestamp_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 cgroup_id;    /* cgroup v2 id of the task (on a hybrid host: in the unified hierarchy) */
 	char comm[16];      /* new comm (basename of the new program), NUL-terminated */
 	char filename[EXEC_FILENAME_LEN]; /* path as passed to exec, NUL-terminated, may be truncated;
 					   * bytes after the NUL are unspecified */
 };
 BPF_AGENT_EVENT(exec_event);
-_Static_assert(sizeof(struct exec_event) == 4 * 4 + 8 + 16 + EXEC_FILENAME_LEN,
+_Static_assert(sizeof(struct exec_event) == 4 * 4 + 8 + 8 + 16 + EXEC_FILENAME_LEN,
 	       "exec_event has no padding (handle_exec does not clear the sample)");
 
 struct {
@@ -68,6 +72,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	e->uid = cred->uid.val;
 	e->gid = cred->gid.val;
 	e->timestamp_ns = bpf_ktime_get_ns();
+	e->cgroup_id = bpf_get_current_cgroup_id();
 	/* Already the new comm here; the kernel keeps it NUL-terminated. */
 	__builtin_memcpy(e->comm, p->comm, sizeof(e->comm));
 	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), bprm->filename);

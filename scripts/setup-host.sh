@@ -17,6 +17,14 @@ done
 if [ "${WITH_PROMETHEUS:-0}" = 1 ] && ! command -v promtool >/dev/null 2>&1; then
     need_pkgs+=(prometheus)
 fi
+# The container tests (make test sets WITH_CONTAINERS=1) run podman and build images with buildah (make image too);
+# busybox-static fills their test image, catatonit is podman's pause process for `podman kube play`.
+if [ "${WITH_CONTAINERS:-0}" = 1 ]; then
+    for pair in podman:podman buildah:buildah runc:runc catatonit:catatonit busybox:busybox-static; do
+        cmd=${pair%%:*} pkg=${pair##*:}
+        command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/libexec/podman/$cmd" ] || need_pkgs+=("$pkg")
+    done
+fi
 
 if ((${#need_pkgs[@]})); then
     if [ "$(id -u)" != 0 ]; then

@@ -6,8 +6,10 @@ using BpfAgent.Metrics;
 using BpfAgent.Metrics.Exposition;
 using BpfAgent.ProgramSets;
 using BpfAgent.Systemd;
+using BpfAgent.Web;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -54,7 +56,7 @@ public static class AgentHost
             .Enrich.With<JournaldPriorityEnricher>()
             .WriteTo.AgentConsole(options.LogFormat));
 
-        builder.WebHost.UseUrls(options.Listen);
+        WebPipeline.Listen(builder, config.Web, options.Listen);
         builder.WebHost.ConfigureKestrel(k =>
         {
             // Only two small GET endpoints: tight limits keep slow or malformed clients cheap.
@@ -108,6 +110,8 @@ public static class AgentHost
         _ = app.Services.GetRequiredService<AgentMetrics>();
         _ = app.Services.GetRequiredService<ProcessMetrics>();
 
+        // TLS, basic auth, headers and the rate limit of the web config apply to every endpoint below.
+        WebPipeline.UseWebConfig(app, config.Web);
         app.MapGet("/", IndexPage.Handle);
 
         // Histograms aggregated by the agent join the exporter's families in the same response.
@@ -115,7 +119,8 @@ public static class AgentHost
         app.Use(metrics.InvokeAsync);
         app.MapPrometheusScrapingEndpoint(MetricsEndpoint.Path);
         bool reportDropAlarms = options.ReportDropAlarmsInHealth;
-        app.MapGet("/healthz", (ProgramSetRegistry registry, ProgramSetManager manager) => HealthEndpoint.Handle(registry, manager, reportDropAlarms));
+        app.MapGet("/healthz", (HttpContext context, ProgramSetRegistry registry, ProgramSetManager manager) =>
+            HealthEndpoint.Handle(registry, manager, reportDropAlarms, detailed: !BasicAuthMiddleware.IsAnonymous(context)));
         return app;
     }
 }

@@ -547,11 +547,10 @@ public sealed class ConfigReaderTests : IDisposable
     }
 
     [Theory]
-    [InlineData("https://127.0.0.1:9435")]
     [InlineData("ftp://127.0.0.1:9435")]
     [InlineData("127.0.0.1:9435")]
     [InlineData("9435")]
-    public void Listen_must_be_an_http_url(string listen)
+    public void Listen_must_be_an_http_url(string listen) // or https:// with TLS in the web config: WebConfigTests
     {
         (_, List<ConfigError> errors) = Options(("Agent:Listen", listen));
         Assert.Contains("http://", SingleAgentError(errors, "Agent.Listen").Fix, StringComparison.Ordinal);

@@ -125,8 +125,8 @@ public sealed class OperatorConfigTests : IDisposable
     [InlineData("http://127.0.0.1:70000", "port 70000")]
     [InlineData("http://127.0.0.1:0", "port 0")]
     [InlineData("http://[::1]:99999", "port 99999")]
-    [InlineData("https://127.0.0.1:9435", "not an http:// URL")]
-    [InlineData("127.0.0.1:9435", "not an http:// URL")]
+    [InlineData("https://127.0.0.1:9435", "is https:// but no web config file configures TLS")]
+    [InlineData("127.0.0.1:9435", "not an http:// or https:// URL")]
     public void A_bad_listen_address_says_what_is_wrong(string url, string expected)
     {
         ConfigError e = Assert.Single(AgentConfiguration.Load(_dir, [$"--Agent:Listen={url}"]).Errors);

@@ -60,6 +60,11 @@ public static class CheckCommand
             }
         }
 
+        if (config.Web is Web.WebConfig web)
+        {
+            output.WriteLine($"ok: {web.File}: {Web.WebConfigReader.Summary(web)}");
+        }
+
         var loader = new ProgramSetLoader(config.Options, Serilog.Core.Logger.None);
         foreach (ProgramSetConfig set in config.Sets)
         {

@@ -37,6 +37,7 @@ public sealed record CommandLine(Verb Verb, string ConfigDirectory, string? Obje
     internal static readonly OptionSpec[] Options =
     [
         new("--config-dir", "-c", "DIR", "config directory (default $BPF_AGENT_CONFIG_DIR, then /etc/bpf-agent)", [Verb.Run, Verb.Check, Verb.Pins]),
+        new("--web.config.file", null, "FILE", "web config file: TLS, basic auth (exporter-toolkit format; the same as --Agent:WebConfigFile=FILE)", [Verb.Run, Verb.Check]),
         new("--Agent:Key=Value", null, null, "override a setting of agent.json, e.g. --Agent:Listen=http://127.0.0.1:9500 (also --Serilog:...)", [Verb.Run, Verb.Check, Verb.Pins]),
         new("--all", null, null, "with `pins remove`: every set's pins", [Verb.Pins]),
         new("--version", null, null, "the same as the `version` verb", [Verb.Run, Verb.Version]),
@@ -105,6 +106,17 @@ public sealed record CommandLine(Verb Verb, string ConfigDirectory, string? Obje
                 {
                     return Fail(configDir, $"{name} needs a directory");
                 }
+            }
+            else if (name == "--web.config.file" && Takes(verb, name))
+            {
+                // exporter-toolkit's flag, as node_exporter and ebpf_exporter take it.
+                string? file = a.Contains('=', StringComparison.Ordinal) ? a[(name.Length + 1)..] : i + 1 < args.Length ? args[++i] : null;
+                if (string.IsNullOrEmpty(file))
+                {
+                    return Fail(configDir, $"{name} needs a file");
+                }
+
+                hostArgs.Add($"--Agent:WebConfigFile={file}");
             }
             else if (a == "--version" && Takes(verb, a))
             {

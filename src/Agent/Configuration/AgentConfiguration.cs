@@ -47,6 +47,7 @@ public sealed record AgentConfiguration(IConfiguration Configuration, AgentOptio
         }
 
         AgentOptions options = AgentOptions.Read(configuration, configDirectory, agentFile, errors);
+        BpfAgent.Web.WebConfig? web = BpfAgent.Web.WebConfigReader.Read(configuration, options, agentFile, errors);
         var sets = new List<ProgramSetConfig>();
         if (errors.Count == 0 || Directory.Exists(options.ProgramsPath))
         {
@@ -69,7 +70,7 @@ public sealed record AgentConfiguration(IConfiguration Configuration, AgentOptio
                 "give it a distinct name, for example prefixed with the set's name"));
         }
 
-        return new AgentConfiguration(configuration, options, sets, errors) { Warnings = ConfigWarnings.For(sets) };
+        return new AgentConfiguration(configuration, options, sets, errors) { Warnings = ConfigWarnings.For(sets), Web = web };
     }
 
     /// <summary>
@@ -83,6 +84,9 @@ public sealed record AgentConfiguration(IConfiguration Configuration, AgentOptio
         ["Serilog:MinimumLevel:Override:Microsoft.Hosting.Lifetime"] = "Information",
         ["Serilog:MinimumLevel:Override:libbpf"] = "Information",
     };
+
+    /// <summary>The web config file (TLS, basic auth), or null for plain HTTP to anyone.</summary>
+    public BpfAgent.Web.WebConfig? Web { get; init; }
 
     /// <summary>Things that work but are probably not what was meant (the agent runs; `check` and the log show them).</summary>
     public IReadOnlyList<ConfigError> Warnings { get; init; } = [];

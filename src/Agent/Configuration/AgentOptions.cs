@@ -83,6 +83,12 @@ public sealed record AgentOptions
     /// </summary>
     public string BtfPath { get; init; } = "";
 
+    /// <summary>
+    /// A web configuration file in the Prometheus exporter-toolkit's format (TLS, basic auth, headers, rate limit),
+    /// relative to the config directory; empty serves plain HTTP to anyone. See docs/security.md.
+    /// </summary>
+    public string WebConfigFile { get; init; } = "";
+
     public string ProgramsPath => Path.GetFullPath(ProgramsDirectory, ConfigDirectory);
 
     private static readonly string[] s_known =
@@ -92,6 +98,7 @@ public sealed record AgentOptions
         nameof(ShutdownTimeoutSeconds), nameof(DropAlarmRatio), nameof(ReportDropAlarmsInHealth), nameof(WatchConfigDirectory),
         nameof(LogFormat),
         nameof(BtfPath),
+        nameof(WebConfigFile),
     ];
 
     /// <summary>
@@ -136,6 +143,7 @@ public sealed record AgentOptions
             WatchConfigDirectory = Bool(s, nameof(WatchConfigDirectory), true, error),
             LogFormat = (s[nameof(LogFormat)] ?? Logs.LogOutput.Text).ToLowerInvariant(),
             BtfPath = KernelBtfPath.Check(s[nameof(BtfPath)], configDirectory, kernelBtf, agentFile, errors),
+            WebConfigFile = s[nameof(WebConfigFile)] is { Length: > 0 } web ? Path.GetFullPath(web, configDirectory) : "",
         };
 
         if (o.LogFormat is not (Logs.LogOutput.Text or Logs.LogOutput.Json))
@@ -146,7 +154,7 @@ public sealed record AgentOptions
 
         if (ListenAddress.ProblemWith(o.Listen) is string listenProblem)
         {
-            error(nameof(Listen), listenProblem, "write for example \"http://127.0.0.1:9435\" (a port from 1 to 65535)");
+            error(nameof(Listen), listenProblem, "write for example \"http://127.0.0.1:9435\" (https:// with a web config file that configures TLS; a port from 1 to 65535)");
         }
 
         // Normalised first: "/sys/fs/bpf/../../tmp" starts with the right prefix but is not under it.

@@ -19,7 +19,7 @@ public static partial class ListenAddress
         Match m = Url().Match(url);
         if (!m.Success)
         {
-            return $"'{url}' is not an http:// URL";
+            return $"'{url}' is not an http:// or https:// URL";
         }
 
         if (m.Groups["port"].Success)
@@ -31,7 +31,16 @@ public static partial class ListenAddress
             }
         }
 
-        return Uri.TryCreate(url, UriKind.Absolute, out _) || m.Groups["host"].Value is "*" or "+" ? null : $"'{url}' is not an http:// URL";
+        return Uri.TryCreate(url, UriKind.Absolute, out _) || m.Groups["host"].Value is "*" or "+" ? null : $"'{url}' is not an http:// or https:// URL";
+    }
+
+    /// <summary>The host (without IPv6 brackets) and port of a URL that has no <see cref="ProblemWith"/>; the port defaults by scheme.</summary>
+    public static (string Host, int Port) HostAndPort(string url)
+    {
+        Match m = Url().Match(url);
+        int fallback = url.StartsWith("https:", StringComparison.OrdinalIgnoreCase) ? 443 : 80;
+        int port = m.Groups["port"].Success ? int.Parse(m.Groups["port"].Value, CultureInfo.InvariantCulture) : fallback;
+        return (m.Groups["host"].Value.Trim('[', ']'), port);
     }
 
     /// <summary>
@@ -46,8 +55,7 @@ public static partial class ListenAddress
             return ProblemWith(url);
         }
 
-        int port = m.Groups["port"].Success ? int.Parse(m.Groups["port"].Value, CultureInfo.InvariantCulture) : 80;
-        string host = m.Groups["host"].Value.Trim('[', ']');
+        (string host, int port) = HostAndPort(url);
         IPAddress[] addresses = host switch
         {
             "localhost" => [IPAddress.Loopback, IPAddress.IPv6Loopback],
@@ -89,6 +97,6 @@ public static partial class ListenAddress
         return null;
     }
 
-    [GeneratedRegex(@"^http://(?<host>\[[^\]]*\]|[^/:\[\]]*)(:(?<port>[0-9]*))?/?$", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"^https?://(?<host>\[[^\]]*\]|[^/:\[\]]*)(:(?<port>[0-9]*))?/?$", RegexOptions.IgnoreCase)]
     private static partial Regex Url();
 }

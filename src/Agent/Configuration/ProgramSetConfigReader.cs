@@ -24,7 +24,8 @@ public static partial class ProgramSetConfigReader
             return (sets, errors);
         }
 
-        foreach (string file in Directory.GetFiles(directory, "*.json").Order(StringComparer.Ordinal))
+        // Hidden names are not sets: a mounted ConfigMap's ..data and ..<timestamp> entries, editors' .swap files.
+        foreach (string file in Directory.GetFiles(directory, "*.json").Where(f => !Path.GetFileName(f).StartsWith('.')).Order(StringComparer.Ordinal))
         {
             ProgramSetConfig? set = ReadFile(file, configDirectory, errors);
             if (set is not null)

@@ -35,11 +35,14 @@ public static class DecoderRegistry
 
         // bpf-agent's own, kept from its first decoders.
         ["auto"] = AutoDecoder.Create,
+        ["container_id"] = ContainerDecoder.CreateId,
+        ["container_runtime"] = ContainerDecoder.CreateRuntime,
         ["enum"] = EnumDecoder.Create,
         ["int"] = IntDecoder.Create,
         ["ipv4"] = InetIpDecoder.CreateIpv4,
         ["ipv6"] = InetIpDecoder.CreateIpv6,
         ["map"] = StaticMapDecoder.CreateNumberMap,
+        ["pod_uid"] = ContainerDecoder.CreatePodUid,
     };
 
     /// <summary>The accepted names, sorted.</summary>

@@ -84,6 +84,8 @@ public sealed class ConfigReloader(ProgramSetManager manager, AgentMetrics metri
         w.Changed += changed;
         w.Created += changed;
         w.Deleted += changed;
+        // Any rename: a mounted ConfigMap's update renames ..data_tmp over ..data (no *.json name changes), and editors
+        // save by renaming (tests/Agent.Tests/ConfigMapReloadTests.cs).
         w.Renamed += (_, e) => _signal.Release();
         w.EnableRaisingEvents = true;
         return w;

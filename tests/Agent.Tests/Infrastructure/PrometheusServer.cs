@@ -56,8 +56,11 @@ public sealed class PrometheusServer : IDisposable
         return null;
     }
 
-    /// <summary>Starts Prometheus scraping <paramref name="target"/> (host:port) every second and waits until it is ready.</summary>
-    public static async Task<PrometheusServer> StartAsync(string target)
+    /// <summary>
+    /// Starts Prometheus scraping <paramref name="target"/> (host:port) every second and waits until it is ready.
+    /// <paramref name="jobOptions"/> are more YAML lines of the scrape job (scheme, tls_config, basic_auth...).
+    /// </summary>
+    public static async Task<PrometheusServer> StartAsync(string target, string? jobOptions = null)
     {
         string binary = FindBinary() ?? throw new InvalidOperationException("prometheus is not installed; `make test` installs it (Debian package prometheus)");
         string directory = Directory.CreateTempSubdirectory("bpf-agent-prometheus-").FullName;
@@ -69,6 +72,7 @@ public sealed class PrometheusServer : IDisposable
               evaluation_interval: 1s
             scrape_configs:
               - job_name: {Job}
+            {Indent(jobOptions)}
                 static_configs:
                   - targets: ['{target}']
             """);
@@ -100,6 +104,9 @@ public sealed class PrometheusServer : IDisposable
             throw;
         }
     }
+
+    private static string Indent(string? lines) =>
+        string.Join('\n', (lines ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => "    " + l));
 
     private async Task WaitReadyAsync(TimeSpan timeout)
     {
