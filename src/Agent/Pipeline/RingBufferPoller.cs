@@ -120,6 +120,19 @@ public sealed class RingBufferPoller : IDisposable
         }
 
         _thread = null;
+
+        // A segment dropped while earlier ones were in flight gives its space back once the worker is done with them:
+        // otherwise a ring buffer freed after a reload would wait for that release for ever.
+        if (_writer is BatchWriter writer)
+        {
+            long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+            while (writer.Rings.Any(r => r.HasSegmentsInFlight) && Environment.TickCount64 < deadline)
+            {
+                Thread.Sleep(1);
+            }
+
+            writer.ReleaseDropped();
+        }
     }
 
     private void FreeRingBuffer()
