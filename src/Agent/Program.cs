@@ -23,6 +23,8 @@ switch (cli.Verb)
         return VersionCommand.Run(Console.Out);
     case Verb.Inspect:
         return InspectCommand.Run(cli.ObjectPath!, Console.Out, Console.Error);
+    case Verb.Convert:
+        return ConvertCommand.Run(cli.ObjectPath!, Console.Out, Console.Error);
     case Verb.Check:
         return CheckCommand.Run(cli, Console.Out);
     case Verb.Pins:

@@ -103,6 +103,7 @@ public sealed partial class CommandLineTests
             string[] args = verb switch
             {
                 "inspect" => ["inspect", "a.bpf.o"],
+                "convert" => ["convert", "a.yaml"],
                 _ => [verb],
             };
             Assert.True(CommandLine.Parse(args).Error is null, $"usage verb '{verb}' does not parse: {CommandLine.Parse(args).Error}");

@@ -7,6 +7,7 @@ public enum Verb
     Run,
     Check,
     Inspect,
+    Convert,
     Pins,
     Version,
     Help,
@@ -28,6 +29,7 @@ public sealed record CommandLine(Verb Verb, string ConfigDirectory, string? Obje
         new(Verb.Run, "run", "", "run the daemon (the default when no verb is given)"),
         new(Verb.Check, "check", "", "validate config and objects: open, load, attach, detach every set, bind the listen address"),
         new(Verb.Inspect, "inspect", "OBJECT.bpf.o", "print an object's programs, maps, globals and BTF types"),
+        new(Verb.Convert, "convert", "NAME.yaml", "print the native program set (JSON) of an ebpf_exporter config, its NAME.bpf.o beside it"),
         new(Verb.Pins, "pins", "[list | remove SET | remove --all]", "list the agent's pins, or remove a set's (refused while an agent runs)"),
         new(Verb.Version, "version", "", "print the agent's version, the libbpf it loaded and the kernel"),
         new(Verb.Help, "help", "", "print this text"),
@@ -41,7 +43,7 @@ public sealed record CommandLine(Verb Verb, string ConfigDirectory, string? Obje
         new("--Agent:Key=Value", null, null, "override a setting of agent.json, e.g. --Agent:Listen=http://127.0.0.1:9500 (also --Serilog:...)", [Verb.Run, Verb.Check, Verb.Pins]),
         new("--all", null, null, "with `pins remove`: every set's pins", [Verb.Pins]),
         new("--version", null, null, "the same as the `version` verb", [Verb.Run, Verb.Version]),
-        new("--help", "-h", null, "print this text", [Verb.Run, Verb.Check, Verb.Inspect, Verb.Pins, Verb.Version, Verb.Help]),
+        new("--help", "-h", null, "print this text", [Verb.Run, Verb.Check, Verb.Inspect, Verb.Convert, Verb.Pins, Verb.Version, Verb.Help]),
     ];
 
     public static string Usage { get; } = BuildUsage();
@@ -178,6 +180,14 @@ public sealed record CommandLine(Verb Verb, string ConfigDirectory, string? Obje
                 if (positional.Count != 1)
                 {
                     return Fail(configDir, positional.Count == 0 ? "inspect needs an object file" : $"inspect takes one object file, not also '{positional[1]}'");
+                }
+
+                objectPath = positional[0];
+                break;
+            case Verb.Convert:
+                if (positional.Count != 1)
+                {
+                    return Fail(configDir, positional.Count == 0 ? "convert needs an ebpf_exporter config (NAME.yaml)" : $"convert takes one file, not also '{positional[1]}'");
                 }
 
                 objectPath = positional[0];

@@ -109,7 +109,7 @@ public sealed record AgentConfiguration(IConfiguration Configuration, AgentOptio
 
         if (Directory.Exists(options.ProgramsPath))
         {
-            foreach (string file in Directory.GetFiles(options.ProgramsPath, "*.json"))
+            foreach (string file in Directory.GetFiles(options.ProgramsPath, "*.json").Concat(Directory.GetFiles(options.ProgramsPath, "*.yaml")))
             {
                 if (Security.FileTrust.Check(file) is string problem)
                 {

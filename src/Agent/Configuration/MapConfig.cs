@@ -26,6 +26,16 @@ public enum BucketKind
     Fixed,
 }
 
+/// <summary>How a histogram's le label writes its bounds.</summary>
+public enum LeFormat
+{
+    /// <summary>Plain decimal (0.000001), bpf-agent's own.</summary>
+    Decimal,
+
+    /// <summary>As Go's Prometheus client writes them (1e-06, 1.048576e+06): ebpf_exporter's, so its dashboards match.</summary>
+    Go,
+}
+
 public sealed record MapBucketsConfig
 {
     /// <summary>The key field holding the bucket index.</summary>
@@ -41,6 +51,8 @@ public sealed record MapBucketsConfig
 
     /// <summary>For <see cref="BucketKind.Fixed"/>: the indexes, ascending.</summary>
     public IReadOnlyList<double>? Keys { get; init; }
+
+    public LeFormat LeFormat { get; init; } = LeFormat.Decimal;
 }
 
 /// <summary>One metric read from a map: a counter or gauge per key, or a histogram whose key holds a bucket index.</summary>

@@ -14,7 +14,8 @@ public static class MetricFamilies
         var claimed = new Dictionary<string, (ProgramSetConfig Set, MetricConfig Metric)>(StringComparer.Ordinal);
         foreach (ProgramSetConfig set in sets)
         {
-            IEnumerable<MetricConfig> fromMaps = set.Maps.SelectMany(m => m.Metrics).Select(m => new MetricConfig { Name = m.Name, Kind = m.Kind, Key = m.Key });
+            IEnumerable<MetricConfig> fromMaps = set.Maps.SelectMany(m => m.Metrics).Select(m => new MetricConfig { Name = m.Name, Kind = m.Kind, Key = m.Key })
+                .Concat(set.PerfCounters.Select(p => new MetricConfig { Name = p.Name, Kind = MetricKind.Counter, Key = p.Key }));
             foreach (MetricConfig metric in set.RingBuffers.SelectMany(r => r.Metrics).Concat(fromMaps))
             {
                 (ProgramSetConfig Set, MetricConfig Metric)? first = null;

@@ -33,6 +33,12 @@ public sealed record ProgramSetConfig
     /// <summary>Maps the programs aggregate into, read when /metrics is scraped.</summary>
     public IReadOnlyList<MapConfig> Maps { get; init; } = [];
 
+    /// <summary>Counters of the samples written to perf event arrays (ebpf_exporter's perf_event_array counters).</summary>
+    public IReadOnlyList<PerfCounterConfig> PerfCounters { get; init; } = [];
+
+    /// <summary>Maps the agent keeps holding the ids of the cgroups whose path matches (ebpf_exporter's cgroup_id_map).</summary>
+    public IReadOnlyList<CgroupIdMapConfig> CgroupIdMaps { get; init; } = [];
+
     /// <summary>Alternative programs chosen by what the kernel has; empty: the object has one way of running.</summary>
     public IReadOnlyList<VariantConfig> Variants { get; init; } = [];
 

@@ -17,6 +17,21 @@ public static partial class ProgramSetConfigReader
         return map;
     }
 
+    private static CgroupIdMapConfig ReadCgroupIdMap(JsonSection s)
+    {
+        var c = new CgroupIdMapConfig(
+            s.String("map", required: true, "add \"map\": the hash map (u64 cgroup id to u64) the program looks cgroup ids up in") ?? "",
+            s.Strings("regexps") ?? [],
+            s.Path);
+        if (c.Regexps.Count == 0)
+        {
+            s.Error("regexps", "is required: a non-empty list of patterns", "list the cgroup paths to select, such as [\"/system.slice/\"]");
+        }
+
+        s.RejectUnknownKeys();
+        return c;
+    }
+
     private static MapMetricConfig ReadMapMetric(JsonSection s)
     {
         string name = ReadMetricName(s);
@@ -132,7 +147,8 @@ public static partial class ProgramSetConfigReader
             }
         }
 
+        LeFormat le = b.Enum("le", (LeFormat?)LeFormat.Decimal) ?? LeFormat.Decimal;
         b.RejectUnknownKeys();
-        return new MapBucketsConfig { Field = field, Kind = kind, Multiplier = multiplier, Min = min, Max = max, Keys = keys };
+        return new MapBucketsConfig { Field = field, Kind = kind, Multiplier = multiplier, Min = min, Max = max, Keys = keys, LeFormat = le };
     }
 }

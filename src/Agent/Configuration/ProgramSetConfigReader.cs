@@ -34,7 +34,43 @@ public static partial class ProgramSetConfigReader
             }
         }
 
+        // ebpf_exporter's layout: <name>.yaml with <name>.bpf.o beside it.
+        foreach (string file in Directory.GetFiles(directory, "*" + EbpfExporter.ExporterSetReader.Extension).Order(StringComparer.Ordinal))
+        {
+            if (ReadYamlFile(file, errors) is ProgramSetConfig set)
+            {
+                sets.Add(set);
+            }
+        }
+
         return (sets, errors);
+    }
+
+    /// <summary>An ebpf_exporter config: its name checked as a set's, then read by <see cref="EbpfExporter.ExporterSetReader"/>.</summary>
+    public static ProgramSetConfig? ReadYamlFile(string file, List<ConfigError> errors)
+    {
+        string name = Path.GetFileNameWithoutExtension(file);
+        if (!SetName().IsMatch(name))
+        {
+            errors.Add(new ConfigError(file, "", $"'{name}' is not a valid program-set name",
+                "rename the config and its object to lowercase letters, digits, '_' or '-' (at most 48), starting with a letter"));
+            return null;
+        }
+
+        if (File.Exists(Path.ChangeExtension(file, ".json")))
+        {
+            errors.Add(new ConfigError(file, "", $"set '{name}' is also defined by {name}.json", "keep one of the two files"));
+            return null;
+        }
+
+        int before = errors.Count;
+        ProgramSetConfig? set = EbpfExporter.ExporterSetReader.ReadFile(file, name, errors);
+        if (set is not null)
+        {
+            CheckUnique(file, set, errors);
+        }
+
+        return errors.Count == before ? set : null;
     }
 
     public static ProgramSetConfig? ReadFile(string file, string configDirectory, List<ConfigError> errors)
@@ -90,6 +126,7 @@ public static partial class ProgramSetConfigReader
                 Pinning = ReadPinning(root),
                 RingBuffers = root.Objects("ringBuffers").Select(ReadRing).ToList(),
                 Maps = root.Objects("maps").Select(ReadMap).ToList(),
+                CgroupIdMaps = root.Objects("cgroupIdMaps").Select(ReadCgroupIdMap).ToList(),
                 Variants = VariantConfigReader.Read(root),
                 DropAlarmRatio = root.Has("dropAlarmRatio") ? root.Number("dropAlarmRatio", 0, 0, 1) : null,
             };

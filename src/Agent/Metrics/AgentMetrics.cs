@@ -67,7 +67,15 @@ public sealed class AgentMetrics : IDisposable
         _meter.CreateObservableGauge("bpf_agent_map_read_seconds", () => PerMap(m => m.LastReadSeconds), unit: "s", description: "How long the last read of each map took.");
         _meter.CreateObservableCounter("bpf_agent_map_read_errors", () => PerMap(m => m.ReadErrors), description: "Reads of a map that failed (the kernel refused, or the set was being unloaded).");
         _meter.CreateObservableCounter("bpf_agent_map_reads_incomplete", () => PerMap(m => m.IncompleteReads), description: "Reads of a map cut short by the time budget: that scrape missed the entries not reached.");
-        _meter.CreateObservableGauge("bpf_agent_map_overflow_entries", MapOverflow, description: "Entries of a map metric's last read that went to its overflow series (past maxSeries).");
+        _meter.CreateObservableGauge("bpf_agent_map_overflow_entries", () => PerMapMetric(m => m.OverflowEntries), description: "Entries of a map metric's last read that went to its overflow series (past maxSeries).");
+        _meter.CreateObservableCounter("bpf_agent_perf_events_lost", () => PerPerfCounter(c => c.Lost),
+            description: "Samples of a perf-event-array counter the kernel lost (its per-CPU buffer was full).");
+        _meter.CreateObservableCounter("bpf_agent_perf_events_filtered", () => PerPerfCounter(c => c.Filtered),
+            description: "Samples of a perf-event-array counter a decoder left out (a regexp that matched nothing).");
+        _meter.CreateObservableCounter("bpf_agent_perf_events_short", () => PerPerfCounter(c => c.TooShort),
+            description: "Samples of a perf-event-array counter shorter than its labels: dropped.");
+        _meter.CreateObservableGauge("bpf_agent_map_filtered_entries", () => PerMapMetric(m => m.FilteredEntries),
+            description: "Entries of a map metric's last read that a decoder left out (a regexp that matched nothing), as ebpf_exporter leaves them out.");
         _meter.CreateObservableGauge("bpf_agent_drop_alarm", () => _registry.Sets.Select(s => new Measurement<long>(s.DropAlarm ? 1 : 0, new KeyValuePair<string, object?>("set", s.Name))),
             description: "1 while a set's drop ratio is above its configured alarm threshold.");
     }
@@ -143,7 +151,21 @@ public sealed class AgentMetrics : IDisposable
         }
     }
 
-    private IEnumerable<Measurement<long>> MapOverflow()
+    private IEnumerable<Measurement<long>> PerPerfCounter(Func<PerfEvents.PerfEventCounter, long> value)
+    {
+        foreach (ProgramSetState s in _registry.Sets)
+        {
+            if (s.Loaded is LoadedProgramSet set)
+            {
+                foreach (PerfEvents.PerfEventCounter c in set.PerfCounters)
+                {
+                    yield return new Measurement<long>(value(c), new("set", s.Name), new("metric", c.Name));
+                }
+            }
+        }
+    }
+
+    private IEnumerable<Measurement<long>> PerMapMetric(Func<Maps.MapMetric, long> value)
     {
         foreach (ProgramSetState s in _registry.Sets)
         {
@@ -151,7 +173,7 @@ public sealed class AgentMetrics : IDisposable
             {
                 foreach (Maps.MapMetric m in set.Maps.SelectMany(m => m.Metrics))
                 {
-                    yield return new Measurement<long>(m.OverflowEntries, new("set", s.Name), new("metric", m.Name));
+                    yield return new Measurement<long>(value(m), new("set", s.Name), new("metric", m.Name));
                 }
             }
         }

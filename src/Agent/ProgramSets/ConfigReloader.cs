@@ -76,7 +76,7 @@ public sealed class ConfigReloader(ProgramSetManager manager, AgentMetrics metri
         };
         FileSystemEventHandler changed = (_, e) =>
         {
-            if (e.FullPath.EndsWith(".json", StringComparison.Ordinal))
+            if (e.FullPath.EndsWith(".json", StringComparison.Ordinal) || e.FullPath.EndsWith(".yaml", StringComparison.Ordinal))
             {
                 _signal.Release();
             }

@@ -37,11 +37,27 @@ internal static class Globals
         return false;
     }
 
-    /// <summary>The placeholder "$agent_pid" stands for this process's pid (to filter the agent out of its own events).</summary>
-    public static JsonElement Substitute(JsonElement value) =>
-        value.ValueKind == JsonValueKind.String && value.GetString() == "$agent_pid"
-            ? JsonDocument.Parse(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)).RootElement.Clone()
-            : value;
+    /// <summary>
+    /// The placeholder "$agent_pid" stands for this process's pid (to filter the agent out of its own events);
+    /// "$kaddr:SYMBOL" for a kernel symbol's address (ebpf_exporter's kaddrs), or null with the problem.
+    /// </summary>
+    public static JsonElement? Substitute(JsonElement value, out string? problem)
+    {
+        problem = null;
+        string? text = value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+        if (text == "$agent_pid")
+        {
+            return JsonSerializer.SerializeToElement(Environment.ProcessId);
+        }
+
+        if (text?.StartsWith(Configuration.EbpfExporter.KernelAddressValue.Prefix, StringComparison.Ordinal) == true)
+        {
+            ulong? address = Configuration.EbpfExporter.KernelAddressValue.Resolve(text[Configuration.EbpfExporter.KernelAddressValue.Prefix.Length..], out problem);
+            return address is ulong a ? JsonSerializer.SerializeToElement(a) : null;
+        }
+
+        return value;
+    }
 
     /// <summary>The bytes of <paramref name="value"/> for the variable, or null with the problem.</summary>
     public static byte[]? Encode(Variable v, JsonElement value, out string? problem)

@@ -37,6 +37,12 @@ public sealed class LoadedProgramSet : IDisposable
 
     public string? PinDirectory { get; }
 
+    /// <summary>The cgroup id maps the agent keeps filled for the programs (ebpf_exporter's cgroup_id_map).</summary>
+    public IReadOnlyList<CgroupIdMapSync> CgroupIdMaps { get; init; } = [];
+
+    /// <summary>Counters of perf-event-array samples, each polled by its own thread.</summary>
+    public IReadOnlyList<Metrics.PerfEvents.PerfEventCounter> PerfCounters { get; init; } = [];
+
     /// <summary>The variant of the set's programs chosen for this kernel (<see cref="VariantSelector"/>).</summary>
     public VariantChoice Variant { get; internal init; } = new(VariantChoice.Default, []);
 
@@ -104,7 +110,7 @@ public sealed class LoadedProgramSet : IDisposable
     public IEnumerable<Metrics.MetricUpdater> Metrics() => Rings.SelectMany(r => r.Processor.Metrics);
 
     /// <summary>Every metric of the set, of rings and of maps: what /metrics exports of it.</summary>
-    public IEnumerable<object> AllMetrics() => Metrics().Cast<object>().Concat(Maps.SelectMany(m => m.Metrics));
+    public IEnumerable<object> AllMetrics() => Metrics().Cast<object>().Concat(Maps.SelectMany(m => m.Metrics)).Concat(PerfCounters);
 
     /// <summary>Removes this set's pins (when the agent is told not to keep them).</summary>
     public void Unpin()
@@ -137,6 +143,11 @@ public sealed class LoadedProgramSet : IDisposable
     public void Dispose()
     {
         Detach();
+        foreach (IDisposable d in CgroupIdMaps.Cast<IDisposable>().Concat(PerfCounters))
+        {
+            d.Dispose();
+        }
+
         Object.Dispose();
     }
 }

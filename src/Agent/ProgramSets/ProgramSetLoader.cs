@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Bpf;
 using BpfAgent.Configuration;
 using BpfAgent.Decoding;
@@ -56,6 +57,8 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
                 }
             }
 
+            CgroupIdMapSync.Check(config, open, errors);
+
             return open;
         }
         catch
@@ -86,6 +89,15 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
             }
         }
 
+        var perfLabels = new List<(PerfCounterConfig, IReadOnlyList<(string, FieldValueDecoder)>)>();
+        foreach (PerfCounterConfig pc in config.PerfCounters)
+        {
+            if (Metrics.PerfEvents.PerfEventCounter.Decoders(config, pc, decoders, errors) is { } labels)
+            {
+                perfLabels.Add((pc, labels));
+            }
+        }
+
         if (errors.Count > 0)
         {
             throw new ConfigException(errors);
@@ -111,8 +123,13 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
         BpfObject obj = open.Load();
         stackMaps.Attach(obj);
         var links = new List<BpfLink>();
+        List<CgroupIdMapSync> cgroupIdMaps = [];
+        var perfCounters = new List<Metrics.PerfEvents.PerfEventCounter>();
         try
         {
+            cgroupIdMaps = CgroupIdMapSync.Start(config, obj); // filled before the programs run
+            perfCounters.AddRange(perfLabels.Select(p => Metrics.PerfEvents.PerfEventCounter.Start(p.Item1, p.Item2, obj)));
+
             // Before attach: a pinned drop counter carries earlier runs' drops, which are not this run's.
             long kernelDropsAtLoad = LoadedProgramSet.FindDropsMap(obj) is BpfMap drops ? KernelDrops.Read(drops) : 0;
             foreach (BpfProgram p in obj.Programs)
@@ -126,10 +143,15 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
             var rings = config.RingBuffers.Select(r => new RingSource(config.Name, obj.GetMap(r.Map), processors[r],
                 history.Ring(r.Map))).ToList();
             var maps = mapPlans.Select(p => p.Build(config.Name, obj)).ToList();
-            return new LoadedProgramSet(config, obj, links, rings, pinDirectory, kernelDropsAtLoad) { Maps = maps, Variant = variant };
+            return new LoadedProgramSet(config, obj, links, rings, pinDirectory, kernelDropsAtLoad) { Maps = maps, Variant = variant, CgroupIdMaps = cgroupIdMaps, PerfCounters = perfCounters };
         }
         catch
         {
+            foreach (IDisposable d in cgroupIdMaps.Cast<IDisposable>().Concat(perfCounters))
+            {
+                d.Dispose();
+            }
+
             foreach (BpfLink l in links)
             {
                 l.Dispose();
@@ -178,7 +200,13 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
                 continue;
             }
 
-            byte[]? bytes = Globals.Encode(v, Globals.Substitute(p.Value), out string? problem);
+            if (Globals.Substitute(p.Value, out string? unresolved) is not JsonElement value)
+            {
+                errors.Add(new ConfigError(config.File, p.Key, unresolved!, "run the agent as root or with CAP_SYSLOG, or check the symbol's name in /proc/kallsyms"));
+                continue;
+            }
+
+            byte[]? bytes = Globals.Encode(v, value, out string? problem);
             if (bytes is null)
             {
                 errors.Add(new ConfigError(config.File, p.Key, problem!, $"give a value that fits '{p.Name}' ({v.Description})"));

@@ -257,6 +257,17 @@ internal static unsafe partial class Interop
         [LibraryImport(Libraries.Libbpf)]
         internal static partial void ring_buffer__free(nint rb);
 
+        // ---- perf buffers (BPF_MAP_TYPE_PERF_EVENT_ARRAY) ----
+        [LibraryImport(Libraries.Libbpf, SetLastError = true)]
+        internal static partial nint perf_buffer__new(int mapFd, nuint pageCount, delegate* unmanaged<void*, int, void*, uint, void> sampleCb,
+            delegate* unmanaged<void*, int, ulong, void> lostCb, void* ctx, void* opts);
+
+        [LibraryImport(Libraries.Libbpf)]
+        internal static partial int perf_buffer__poll(nint pb, int timeoutMs);
+
+        [LibraryImport(Libraries.Libbpf)]
+        internal static partial void perf_buffer__free(nint pb);
+
         // ---- user ring buffers ----
         [LibraryImport(Libraries.Libbpf, SetLastError = true)]
         internal static partial nint user_ring_buffer__new(int mapFd, void* opts);

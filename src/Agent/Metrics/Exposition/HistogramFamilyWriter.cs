@@ -23,7 +23,7 @@ public static class HistogramFamilyWriter
     public static void Write(StringBuilder sb, IHistogramFamily family, bool openMetrics)
     {
         IReadOnlyList<double> bounds = family.Bounds;
-        string[] le = [.. bounds.Select(PrometheusText.Number), "+Inf"];
+        string[] le = [.. family.BoundTexts ?? bounds.Select(PrometheusText.Number), "+Inf"];
         if (openMetrics)
         {
             sb.Append("# TYPE ").Append(family.Name).Append(" histogram\n");

@@ -13,6 +13,9 @@ public interface IHistogramFamily
     /// <summary>Upper bounds, ascending, without +Inf.</summary>
     IReadOnlyList<double> Bounds { get; }
 
+    /// <summary>The le text of each bound, when the family writes them otherwise than in plain decimal; null: decimal.</summary>
+    IReadOnlyList<string>? BoundTexts => null;
+
     /// <summary>
     /// Each series once. The point is the caller's to reuse: it is valid only until the next call of
     /// <paramref name="write"/> returns.

@@ -1,4 +1,5 @@
 using BpfAgent.Configuration;
+using BpfAgent.Metrics.Exposition;
 
 namespace BpfAgent.Metrics.Maps;
 
@@ -18,6 +19,7 @@ public sealed class MapBuckets
 
     private readonly MapBucketsConfig _config;
     private readonly Dictionary<long, int>? _fixed;
+    private string[]? _goTexts;
 
     public MapBuckets(MapBucketsConfig config)
     {
@@ -44,6 +46,9 @@ public sealed class MapBuckets
 
     /// <summary>Upper bounds, ascending (without +Inf).</summary>
     public double[] Bounds { get; }
+
+    /// <summary>The le texts when the config asks for Go's float format (ebpf_exporter's); null: plain decimal.</summary>
+    public IReadOnlyList<string>? BoundTexts => _config.LeFormat == LeFormat.Go ? _goTexts ??= [.. Bounds.Select(GoFloat.Format)] : null;
 
     /// <summary>Slots including +Inf.</summary>
     public int SlotCount => Bounds.Length + 1;

@@ -15,6 +15,8 @@ public sealed class MapHistogramMetric(MapSource source, MapMetricConfig config,
 {
     public IReadOnlyList<double> Bounds => Buckets!.Bounds;
 
+    public IReadOnlyList<string>? BoundTexts => Buckets!.BoundTexts;
+
     protected override void Add(MapSeries series, int slot, ReadOnlySpan<byte> value)
     {
         double n = ReadValue(value);

@@ -27,6 +27,7 @@ public abstract class MapMetric
     private MapSeries? _overflow;
     private long _read;
     private long _overflowEntries;
+    private long _filteredEntries;
 
     protected MapMetric(MapMetricConfig config, IReadOnlyList<(string Name, FieldValueDecoder Decoder)> labels, EventField value,
         int cpus, int maxEntries, EventField? bucketField, MapBuckets? buckets)
@@ -55,10 +56,14 @@ public abstract class MapMetric
     /// <summary>Entries that went to the overflow series in the last read.</summary>
     public long OverflowEntries => Interlocked.Read(ref _overflowEntries);
 
+    /// <summary>Entries of the last read a decoder dropped (a regexp that matched nothing): left out, as ebpf_exporter leaves them.</summary>
+    public long FilteredEntries => Interlocked.Read(ref _filteredEntries);
+
     internal void Begin(long read)
     {
         _read = read;
         Interlocked.Exchange(ref _overflowEntries, 0);
+        Interlocked.Exchange(ref _filteredEntries, 0);
     }
 
     /// <summary>Adds entry <paramref name="index"/> of the reader's current chunk.</summary>
@@ -78,6 +83,11 @@ public abstract class MapMetric
 
         if (entry.Slot == MapBuckets.Ignored)
         {
+            if (entry.Filtered)
+            {
+                Interlocked.Increment(ref _filteredEntries);
+            }
+
             return;
         }
 
@@ -164,9 +174,16 @@ public abstract class MapMetric
     private KeyEntry NewEntry(ReadOnlySpan<byte> key)
     {
         var values = new string?[_decoders.Length];
+        bool filtered = false;
         for (int i = 0; i < values.Length; i++)
         {
             values[i] = _decoders[i].Label(key);
+            filtered |= values[i] is null; // a decoder dropped the label set
+        }
+
+        if (filtered)
+        {
+            return new KeyEntry(values, MapBuckets.Ignored, [], filtered: true);
         }
 
         int slot = 0;
@@ -210,8 +227,10 @@ public abstract class MapMetric
 
     private static string Key(IReadOnlyList<string?> values) => LabelSeries.KeyOf(values);
 
-    private sealed class KeyEntry(string?[] values, int slot, MapSeries?[] series)
+    private sealed class KeyEntry(string?[] values, int slot, MapSeries?[] series, bool filtered = false)
     {
+        public bool Filtered { get; } = filtered;
+
         public string?[] Values { get; } = values;
 
         public int Slot { get; } = slot;
