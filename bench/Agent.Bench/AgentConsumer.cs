@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using System.Threading.Channels;
 using Bpf;
 using BpfAgent.Configuration;
 using BpfAgent.Decoding;
@@ -15,10 +14,10 @@ using OpenTelemetry.Metrics;
 namespace BpfAgent.Bench;
 
 /// <summary>
-/// `Agent.Bench agent-consume`: the agent's consumer of the producer's ring, built from the agent's own
-/// pipeline types and wired as ProgramSetManager wires them (bounded channel, pooled batches, the
-/// RingBufferPoller thread, one SampleWorker started LongRunning), fed by the producer object's BTF. It speaks
-/// the same stdin/stdout protocol as `bench-native consume`.
+/// `Agent.Bench agent-consume`: the agent's consumer of the producer's ring: the agent's own
+/// <see cref="SamplePipeline"/> (the RingBufferPoller thread, the bounded channel of ring segments, one
+/// SampleWorker started LongRunning), fed by the producer object's BTF. It speaks the same stdin/stdout protocol as
+/// `bench-native consume`.
 /// </summary>
 internal static class AgentConsumer
 {
@@ -57,20 +56,16 @@ internal static class AgentConsumer
             instruments.Activate(processor.Metrics);
             var source = new RingSource("bench", obj.GetMap("events"), processor);
 
-            // As ProgramSetManager: one bounded channel, single reader and writer, TryWrite only.
-            Channel<SampleBatch> channel = Channel.CreateBounded<SampleBatch>(new BoundedChannelOptions(capacity)
+            var options = new AgentOptions
             {
-                SingleReader = true,
-                SingleWriter = true,
-                FullMode = BoundedChannelFullMode.Wait,
-            });
-            var pool = new SampleBatchPool(batchBytes);
-            ILogger logger = NullLogger.Instance;
-            using var poller = new RingBufferPoller(channel.Writer, pool, pollMs, logger, fullWaitMs);
-            var worker = new SampleWorker(channel.Reader, pool, logger);
-            Task workerTask = Task.Factory.StartNew(worker.RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
-
-            var session = new Session(obj, source, poller, worker);
+                PollTimeoutMs = pollMs,
+                ChannelCapacity = capacity,
+                BatchBytes = batchBytes,
+                ChannelFullWaitMs = fullWaitMs,
+            };
+            using var pipeline = new SamplePipeline(options, NullLogger.Instance);
+            pipeline.StartWorker();
+            var session = new Session(obj, source, pipeline.Poller, pipeline.Worker);
             Console.Out.WriteLine("ready");
             string? line;
             while ((line = Console.In.ReadLine()) is not null)
@@ -89,8 +84,7 @@ internal static class AgentConsumer
             }
 
             session.Stop();
-            channel.Writer.TryComplete();
-            workerTask.Wait(TimeSpan.FromSeconds(5));
+            pipeline.StopAsync(TimeSpan.FromSeconds(10)).Wait();
             GC.KeepAlive(link);
         }
 

@@ -45,6 +45,7 @@ internal static class Errno
 {
     public const int EPERM = 1;
     public const int ENOENT = 2;
+    public const int EINTR = 4;
     public const int E2BIG = 7;
     public const int EBADF = 9;
     public const int EAGAIN = 11;
@@ -55,6 +56,8 @@ internal static class Errno
     public const int EINVAL = 22;
     public const int ENOSPC = 28;
     public const int EOPNOTSUPP = 95;
+    public const int ETIMEDOUT = 110;
+    public const int EINPROGRESS = 115;
 
     /// <summary>The kernel's internal "not supported", which BPF syscalls leak to user space.</summary>
     public const int ENOTSUPP = 524;

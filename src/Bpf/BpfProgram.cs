@@ -47,7 +47,7 @@ public readonly unsafe struct BpfProgram
         if (link == 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            throw BpfException.FromErrno(errno == 0 ? 22 : errno, "bpf_program__attach", $"{_owner.Path}: program '{Name}' at '{Section}'");
+            throw BpfException.FromErrno(errno == 0 ? Errno.EINVAL : errno, "bpf_program__attach", $"{_owner.Path}: program '{Name}' at '{Section}'");
         }
 
         return new BpfLink(link, Name);

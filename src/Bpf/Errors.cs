@@ -22,7 +22,7 @@ internal static unsafe class Errors
         if (result == 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            throw BpfException.FromErrno(errno == 0 ? 22 : errno, function, subject);
+            throw BpfException.FromErrno(errno == 0 ? Errno.EINVAL : errno, function, subject);
         }
 
         return result;

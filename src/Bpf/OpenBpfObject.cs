@@ -10,7 +10,6 @@ namespace Bpf;
 /// </summary>
 public sealed unsafe class OpenBpfObject : BpfObjectBase
 {
-    private const int ENOSPC = 28;
     private readonly int _kernelLogSize;
     private byte[]? _kernelLog;
 
@@ -92,7 +91,7 @@ public sealed unsafe class OpenBpfObject : BpfObjectBase
                 logPin.Free();
             }
 
-            throw BpfException.FromErrno(errno == 0 ? 22 : errno,
+            throw BpfException.FromErrno(errno == 0 ? Errno.EINVAL : errno,
                 elf is null ? "bpf_object__open_file" : "bpf_object__open_mem", path);
         }
 
@@ -197,14 +196,14 @@ public sealed unsafe class OpenBpfObject : BpfObjectBase
             handle.Dispose();
             _kernelLog = null;
             string? tail = log.Length == 0 ? null : VerifierLog.Tail(log);
-            if (-rc == ENOSPC && _kernelLogSize > 0)
+            if (-rc == Errno.ENOSPC && _kernelLogSize > 0)
             {
                 // The kernel fails even a valid program when the log it was asked for does not fit.
                 throw new BpfException(
                     $"bpf_object__load ({Path}) failed: the kernel log buffer (KernelLogSize = {_kernelLogSize} bytes) is too " +
                     "small for the log level asked for, and the kernel refuses a load whose log does not fit; " +
-                    $"raise KernelLogSize or set it to 0 (errno {ENOSPC})",
-                    ENOSPC, "bpf_object__load", Path, Errors.Describe(ENOSPC), null) { VerifierLog = tail };
+                    $"raise KernelLogSize or set it to 0 (errno {Errno.ENOSPC})",
+                    Errno.ENOSPC, "bpf_object__load", Path, Errors.Describe(Errno.ENOSPC), null) { VerifierLog = tail };
             }
 
             throw BpfException.FromErrno(-rc, "bpf_object__load", Path, tail);

@@ -117,13 +117,13 @@ public sealed class DecoderTests
         Assert.Equal("ENOENT", errno.Label(DecodeEvent.Build(layout).Int("err", 2).Bytes));
         Assert.Equal("EACCES", errno.Label(DecodeEvent.Build(layout).Int("err", -13).Bytes));
         Assert.Equal("0", errno.Label(DecodeEvent.Build(layout).Int("err", 0).Bytes));
-        Assert.Equal("E9999", errno.Label(DecodeEvent.Build(layout).Int("err", -9999).Bytes));
-        Assert.Equal("E2147483648", errno.Label(DecodeEvent.Build(layout).Int("err", int.MinValue).Bytes));
+        Assert.Equal("unknown:9999", errno.Label(DecodeEvent.Build(layout).Int("err", -9999).Bytes));
+        Assert.Equal("unknown:2147483648", errno.Label(DecodeEvent.Build(layout).Int("err", int.MinValue).Bytes));
 
         // On a 64-bit field every bit pattern has a name, even the one whose negation overflows.
         FieldValueDecoder wide = DecodeEvent.Decoder(layout, "s64v", "errno");
         Assert.Equal("ENOENT", wide.Label(DecodeEvent.Build(layout).Int("s64v", -2).Bytes));
-        Assert.StartsWith("E", wide.Label(DecodeEvent.Build(layout).Int("s64v", long.MinValue).Bytes), StringComparison.Ordinal);
+        Assert.StartsWith("unknown:", wide.Label(DecodeEvent.Build(layout).Int("s64v", long.MinValue).Bytes), StringComparison.Ordinal);
     }
 
     [KernelFact]
@@ -132,14 +132,14 @@ public sealed class DecoderTests
         using OpenBpfObject obj = DecodeEvent.Open(out EventLayout layout);
         FieldValueDecoder sys = DecodeEvent.Decoder(layout, "syscall_nr", "syscall");
         bool x64 = RuntimeInformation.ProcessArchitecture == Architecture.X64;
-        Assert.Equal(x64 ? "getpid" : "syscall_39", sys.Label(DecodeEvent.Build(layout).Int("syscall_nr", 39).Bytes));
-        Assert.Equal(x64 ? "read" : "syscall_0", sys.Label(DecodeEvent.Build(layout).Int("syscall_nr", 0).Bytes));
-        Assert.Equal("syscall_100000", sys.Label(DecodeEvent.Build(layout).Int("syscall_nr", 100000).Bytes));
-        Assert.Equal("syscall_-1", sys.Label(DecodeEvent.Build(layout).Int("syscall_nr", -1).Bytes));
+        Assert.Equal(x64 ? "getpid" : "unknown_syscall:39", sys.Label(DecodeEvent.Build(layout).Int("syscall_nr", 39).Bytes));
+        Assert.Equal(x64 ? "read" : "unknown_syscall:0", sys.Label(DecodeEvent.Build(layout).Int("syscall_nr", 0).Bytes));
+        Assert.Equal("unknown_syscall:100000", sys.Label(DecodeEvent.Build(layout).Int("syscall_nr", 100000).Bytes));
+        Assert.Equal("unknown_syscall:-1", sys.Label(DecodeEvent.Build(layout).Int("syscall_nr", -1).Bytes));
     }
 
     [KernelFact]
-    public void Kernel_addresses_resolve_to_their_symbol_and_unknown_ones_to_hex()
+    public void Kernel_addresses_resolve_to_their_symbol_and_unknown_ones_to_ebpf_exporters_unknown_addr()
     {
         (ulong address, string name, ulong next) = KallsymsFunction();
         using OpenBpfObject obj = DecodeEvent.Open(out EventLayout layout);
@@ -147,11 +147,11 @@ public sealed class DecoderTests
 
         Assert.Equal(name, ksym.Label(DecodeEvent.Build(layout).UInt64("kaddr", address).Bytes));
         Assert.Equal(name, ksym.Label(DecodeEvent.Build(layout).UInt64("kaddr", address + ((next - address) / 2)).Bytes)); // inside the function
-        Assert.Equal("0x10", ksym.Label(DecodeEvent.Build(layout).UInt64("kaddr", 0x10).Bytes));
-        Assert.Equal("0x0", ksym.Label(DecodeEvent.Build(layout).UInt64("kaddr", 0).Bytes));
+        Assert.Equal("unknown_addr:0x10", ksym.Label(DecodeEvent.Build(layout).UInt64("kaddr", 0x10).Bytes));
+        Assert.Equal("unknown_addr:0x0", ksym.Label(DecodeEvent.Build(layout).UInt64("kaddr", 0).Bytes));
 
         // Far past the last kernel symbol (the top page of the address space) nothing is known.
-        Assert.Equal("0xfffffffffffff000", ksym.Label(DecodeEvent.Build(layout).UInt64("kaddr", 0xfffffffffffff000).Bytes));
+        Assert.Equal("unknown_addr:0xfffffffffffff000", ksym.Label(DecodeEvent.Build(layout).UInt64("kaddr", 0xfffffffffffff000).Bytes));
     }
 
     [KernelFact]

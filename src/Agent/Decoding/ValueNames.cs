@@ -3,14 +3,17 @@ using System.Runtime.InteropServices;
 
 namespace BpfAgent.Decoding;
 
-/// <summary>Names for raw kernel values: errno and syscall numbers.</summary>
+/// <summary>
+/// Names for raw kernel values: errno and syscall numbers. A number without a name reads as ebpf_exporter writes it
+/// (<c>unknown:N</c>, <c>unknown_syscall:N</c>), so its dashboards match either exporter.
+/// </summary>
 public static class ValueNames
 {
     public static string Errno(long value)
     {
         // Math.Abs(long.MinValue) throws; a random or hostile sample may hold any bit pattern.
         ulong e = value < 0 ? 0UL - (ulong)value : (ulong)value;
-        return e == 0 ? "0" : e <= long.MaxValue && KernelNames.Errnos.TryGetValue((long)e, out string? name) ? name : "E" + e.ToString(CultureInfo.InvariantCulture);
+        return e == 0 ? "0" : e <= long.MaxValue && KernelNames.Errnos.TryGetValue((long)e, out string? name) ? name : "unknown:" + e.ToString(CultureInfo.InvariantCulture);
     }
 
     /// <summary>The syscall table of <paramref name="architecture"/> (x86-64 or arm64), or null for another.</summary>
@@ -25,5 +28,5 @@ public static class ValueNames
     public static string Syscall(long nr, Architecture? architecture = null) =>
         SyscallTable(architecture ?? RuntimeInformation.ProcessArchitecture) is { } table && table.TryGetValue(nr, out string? name)
             ? name
-            : "syscall_" + nr.ToString(CultureInfo.InvariantCulture);
+            : "unknown_syscall:" + nr.ToString(CultureInfo.InvariantCulture);
 }

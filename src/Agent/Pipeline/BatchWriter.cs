@@ -3,11 +3,12 @@ using System.Threading.Channels;
 namespace BpfAgent.Pipeline;
 
 /// <summary>
-/// Poll-thread side of the channel: fills the current batch and hands full batches to the channel. When the
-/// channel is full it waits up to <paramref name="fullWaitMs"/> for the workers to make room (meanwhile the kernel
-/// ring, far larger than a batch, keeps buffering; should it fill, the program counts its drops); past that the
-/// batch's samples are dropped and counted per ring. Dropping at once would waste the copies just made, and on a
-/// host with few cores the poll thread would be taking the CPU the workers need to catch up.
+/// Poll-thread side of the channel: puts copied samples in the current batch, ends it with a ring segment, and hands
+/// batches to the channel. When the channel is full it waits up to <paramref name="fullWaitMs"/> for the worker to
+/// make room (meanwhile the kernel ring, far larger than a batch, keeps buffering; should it fill, the program counts
+/// its drops); past that the batch's samples are dropped and counted per ring, and a dropped segment's space goes
+/// back to the kernel in ring order. On a host with few cores, dropping at once would have the poll thread take the
+/// CPU the worker needs to catch up.
 /// </summary>
 public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPool pool, int fullWaitMs = 0)
 {
@@ -41,6 +42,23 @@ public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPo
         _current.TryAdd(ring, sample);
     }
 
+    /// <summary>Hands <paramref name="segment"/> to the worker at the end of the current batch, which goes out now.</summary>
+    public void Add(Bpf.RingSegment segment)
+    {
+        _current ??= Rent(0);
+        _current.SetSegment(segment);
+        Flush();
+    }
+
+    /// <summary>Gives the space of dropped segments back once nothing earlier of their ring is in flight.</summary>
+    public void ReleaseDropped()
+    {
+        foreach (RingSource r in _rings)
+        {
+            r.ReleaseDropped();
+        }
+    }
+
     /// <summary>Sends the current batch, if any.</summary>
     public void Flush()
     {
@@ -57,15 +75,28 @@ public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPo
             return;
         }
 
-        if (!writer.TryWrite(batch) && !WaitToWrite(batch))
+        Bpf.RingSegment segment = batch.Segment;
+        RingSource? segmentRing = segment.IsEmpty ? null : batch.Rings[segment.Ring];
+        segmentRing?.SegmentHandedOff(); // before the write: the worker may release it at once
+        if (writer.TryWrite(batch) || WaitToWrite(batch))
         {
-            for (int i = 0; i < batch.Count; i++)
-            {
-                batch.Rings[batch.RingOf(i)].AddChannelDropped(1);
-            }
-
-            pool.Return(batch);
+            segmentRing?.ForgetDropped();
+            return;
         }
+
+        segmentRing?.SegmentReleased();
+        for (int i = 0; i < batch.Count; i++)
+        {
+            batch.Rings[batch.RingOf(i)].AddChannelDropped(1);
+        }
+
+        if (segmentRing is not null)
+        {
+            segmentRing.AddChannelDropped(segment.Count);
+            segmentRing.Dropped(segment);
+        }
+
+        pool.Return(batch);
     }
 
     /// <summary>Batches that found the channel full and waited for room (delivered or not).</summary>
@@ -80,18 +111,24 @@ public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPo
 
         FullWaits++;
         long deadline = Environment.TickCount64 + fullWaitMs;
-        var spin = default(SpinWait);
-        do
+        while (true)
         {
-            spin.SpinOnce(sleep1Threshold: 30); // yields the core to the workers first, then sleeps 1 ms at a time
+            // Sleep until the worker returns a batch (it has taken one from the channel): spinning here would take the
+            // core the worker needs on a small host.
+            pool.ExpectReturn();
             if (writer.TryWrite(batch))
             {
                 return true;
             }
-        }
-        while (Environment.TickCount64 < deadline);
 
-        return false;
+            long left = deadline - Environment.TickCount64;
+            if (left <= 0)
+            {
+                return false;
+            }
+
+            pool.WaitForReturn((int)Math.Min(left, int.MaxValue));
+        }
     }
 
     private SampleBatch Rent(int sampleBytes)
@@ -100,26 +137,5 @@ public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPo
         b.Rings = _rings;
         _currentSince = Environment.TickCount64;
         return b;
-    }
-}
-
-/// <summary>The libbpf consumer of one ring: copies each sample into the current batch.</summary>
-internal sealed class BatchingConsumer(int ring, BatchWriter writer, RingBufferPoller poller) : Bpf.IRingBufferConsumer
-{
-    private int _sinceCheck;
-
-    public bool OnSample(ReadOnlySpan<byte> sample)
-    {
-        writer.Add(ring, sample);
-
-        // Under saturation one poll call may not return for seconds: prove progress and honour stop from here.
-        if (++_sinceCheck >= 4096)
-        {
-            _sinceCheck = 0;
-            poller.MarkProgress();
-            return !poller.StopRequested;
-        }
-
-        return true;
     }
 }

@@ -5,9 +5,11 @@ using Microsoft.Extensions.Logging;
 namespace BpfAgent.Pipeline;
 
 /// <summary>
-/// The one dedicated thread that drives ring_buffer__poll over every configured ring (one libbpf ring_buffer,
-/// rings added with ring_buffer__add), consumes on every timeout too (producers using BPF_RB_NO_WAKEUP never
-/// wake a poll), and hands batches to the channel.
+/// The one dedicated thread that waits on ring_buffer__poll over every configured ring (one libbpf ring_buffer,
+/// rings added with ring_buffer__add) and hands the rings' records to the worker as segments read in place (the ring,
+/// which the program sizes, is the buffer; the worker gives the space back once done). It cuts on every timeout too
+/// (producers using BPF_RB_NO_WAKEUP never wake a poll). While the worker holds segments it waits for the worker,
+/// not for libbpf, which would otherwise read the records the worker holds.
 /// </summary>
 public sealed class RingBufferPoller : IDisposable
 {
@@ -18,6 +20,7 @@ public sealed class RingBufferPoller : IDisposable
     private readonly int _channelFullWaitMs;
     private Thread? _thread;
     private RingBuffer? _ringBuffer;
+    private RingSource[] _ringBufferSources = [];
     private BatchWriter? _writer;
     private volatile bool _stop;
     private long _drainUntil;
@@ -34,8 +37,8 @@ public sealed class RingBufferPoller : IDisposable
     }
 
     /// <summary>
-    /// Whether a consumer should end the current poll: on stop, except during the final drain, which may run for
-    /// at most <see cref="FinalDrainMilliseconds"/> (a producer faster than the consumer would keep it going forever).
+    /// Whether to stop cutting: on stop, except during the final drain, which may run for at most
+    /// <see cref="FinalDrainMilliseconds"/> (a producer faster than the consumer would keep it going forever).
     /// </summary>
     public bool StopRequested => _stop && (_drainUntil == 0 || Environment.TickCount64 > _drainUntil);
 
@@ -60,7 +63,10 @@ public sealed class RingBufferPoller : IDisposable
 
     public int ChannelCapacity { get; init; } = int.MaxValue;
 
-    internal void MarkProgress() => Interlocked.Exchange(ref _progressTicks, Environment.TickCount64);
+    /// <summary>Bytes of ring one segment spans at most: a batch's worth, so the channel's bound means what it did with copies.</summary>
+    public int SegmentBytes { get; init; } = 64 * 1024;
+
+    private void MarkProgress() => Interlocked.Exchange(ref _progressTicks, Environment.TickCount64);
 
     /// <summary>Builds the ring buffer over <paramref name="rings"/> and starts the poll thread.</summary>
     public void Start(RingSource[] rings)
@@ -72,12 +78,21 @@ public sealed class RingBufferPoller : IDisposable
 
         _stop = false;
         _writer = new BatchWriter(_channel, _pool, _channelFullWaitMs) { Rings = rings };
-        if (rings.Length > 0)
+
+        // The same rings as last time: keep the ring buffer and its mappings (a big ring's pages are slow to touch for
+        // the first time in some VMs, and its counts continue as they are).
+        if (_ringBuffer is not null && !rings.AsSpan().SequenceEqual(_ringBufferSources))
         {
-            _ringBuffer = new RingBuffer(rings[0].Map, new BatchingConsumer(0, _writer, this));
+            FreeRingBuffer();
+        }
+
+        if (_ringBuffer is null && rings.Length > 0)
+        {
+            _ringBufferSources = rings;
+            _ringBuffer = new RingBuffer(rings[0].Map);
             for (int i = 1; i < rings.Length; i++)
             {
-                _ringBuffer.Add(rings[i].Map, new BatchingConsumer(i, _writer, this));
+                _ringBuffer.Add(rings[i].Map);
             }
 
             for (int i = 0; i < rings.Length; i++)
@@ -92,8 +107,9 @@ public sealed class RingBufferPoller : IDisposable
     }
 
     /// <summary>
-    /// Stops polling, consumes what the rings still hold, flushes the last batch and frees the ring buffer.
-    /// Does not complete the channel (a reload starts the poller again on the same channel).
+    /// Stops polling, hands over what the rings still hold and flushes the last batch. The ring buffer stays for a
+    /// restart over the same rings; a start over other rings, or Dispose, frees it (its pages stay mapped until the
+    /// worker released the last segment). Does not complete the channel (a reload starts the poller again on it).
     /// </summary>
     public void Stop(TimeSpan timeout)
     {
@@ -104,8 +120,26 @@ public sealed class RingBufferPoller : IDisposable
         }
 
         _thread = null;
+
+        // A segment dropped while earlier ones were in flight gives its space back once the worker is done with them:
+        // otherwise a ring buffer freed after a reload would wait for that release for ever.
+        if (_writer is BatchWriter writer)
+        {
+            long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+            while (writer.Rings.Any(r => r.HasSegmentsInFlight) && Environment.TickCount64 < deadline)
+            {
+                Thread.Sleep(1);
+            }
+
+            writer.ReleaseDropped();
+        }
+    }
+
+    private void FreeRingBuffer()
+    {
         _ringBuffer?.Dispose();
         _ringBuffer = null;
+        _ringBufferSources = [];
     }
 
     private void Run()
@@ -116,26 +150,38 @@ public sealed class RingBufferPoller : IDisposable
         {
             while (!_stop)
             {
-                int consumed = 0;
+                int handed = 0;
                 if (rb is null)
                 {
                     Thread.Sleep(_pollTimeoutMs);
                 }
                 else
                 {
-                    consumed = rb.Poll(_pollTimeoutMs);
+                    _pool.ExpectReturn();
+                    writer.ReleaseDropped();
+                    bool idle = AllReleased(rb);
+                    if (idle)
+                    {
+                        rb.Wait(_pollTimeoutMs);
+                        handed += TakeFirstRecords(rb, writer);
+                    }
+
                     if (!_stop)
                     {
-                        consumed += rb.Consume();
+                        handed += CutAll(rb, writer);
+                    }
+
+                    if (handed == 0 && !idle)
+                    {
+                        _pool.WaitForReturn(_pollTimeoutMs); // the worker holds segments: wait for it to give one back
                     }
                 }
 
-                // A partly filled batch goes out when the rings are quiet only while the channel is nearly empty (the
-                // worker keeps up, so an early hand-off costs nothing); otherwise it waits to fill for up to
-                // BatchFlushMs. The channel is bounded in batches: a low-rate ring flushing on every quiet poll would
-                // fill it with near-empty batches in a fraction of a second behind a worker that is still starting.
+                // A batch of copied samples only goes out when the rings are quiet only while the channel is nearly
+                // empty (the worker keeps up, so an early hand-off costs nothing); otherwise it waits up to
+                // BatchFlushMs for a segment to end it.
                 long pending = writer.PendingMilliseconds;
-                if (pending >= BatchFlushMs || (consumed == 0 && ChannelDepth() < ChannelCapacity / 4))
+                if (pending >= BatchFlushMs || (handed == 0 && ChannelDepth() < ChannelCapacity / 4))
                 {
                     writer.Flush();
                 }
@@ -148,7 +194,8 @@ public sealed class RingBufferPoller : IDisposable
             if (rb is not null)
             {
                 Volatile.Write(ref _drainUntil, Environment.TickCount64 + FinalDrainMilliseconds);
-                rb.Consume();
+                TakeFirstRecords(rb, writer);
+                CutAll(rb, writer);
                 Volatile.Write(ref _drainUntil, 0);
             }
 
@@ -161,5 +208,64 @@ public sealed class RingBufferPoller : IDisposable
         }
     }
 
-    public void Dispose() => Stop(TimeSpan.FromSeconds(5));
+    private static bool AllReleased(RingBuffer rb)
+    {
+        for (int i = 0; i < rb.Rings.Count; i++)
+        {
+            if (!rb.AllReleased(i))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    // The first record of a wakeup is a copy (libbpf already gave its space back): it goes first in the batch.
+    private static int TakeFirstRecords(RingBuffer rb, BatchWriter writer)
+    {
+        int taken = 0;
+        for (int i = 0; i < rb.Rings.Count; i++)
+        {
+            if (rb.TryTakeFirst(i, out ReadOnlySpan<byte> record))
+            {
+                writer.Add(i, record);
+                taken++;
+            }
+        }
+
+        return taken;
+    }
+
+    // Round robin over the rings, one segment each per turn, while they hold whole segments' worth (or until stop is
+    // requested). A short segment means the ring is caught up: the loop then waits for the worker before cutting the
+    // little that came meanwhile, instead of spinning on the producer's position.
+    private int CutAll(RingBuffer rb, BatchWriter writer)
+    {
+        int samples = 0;
+        bool more = true;
+        while (more && !StopRequested)
+        {
+            more = false;
+            for (int i = 0; i < rb.Rings.Count; i++)
+            {
+                if (rb.TryCut(i, SegmentBytes, out RingSegment segment))
+                {
+                    samples += segment.Count;
+                    more |= segment.Bytes + (segment.Count * 8L) >= SegmentBytes / 2;
+                    writer.Add(segment);
+                }
+            }
+
+            MarkProgress();
+        }
+
+        return samples;
+    }
+
+    public void Dispose()
+    {
+        Stop(TimeSpan.FromSeconds(5));
+        FreeRingBuffer();
+    }
 }

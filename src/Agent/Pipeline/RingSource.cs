@@ -85,6 +85,41 @@ public sealed class RingSource(string setName, BpfMap map, SampleProcessor proce
 
     internal RingTotals Totals => _totals;
 
+    private int _segmentsInFlight;
+    private RingSegment _dropped;
+
+    /// <summary>Segments of this ring handed to the worker and not yet released by it.</summary>
+    internal bool HasSegmentsInFlight => Volatile.Read(ref _segmentsInFlight) > 0;
+
+    internal void SegmentHandedOff() => Interlocked.Increment(ref _segmentsInFlight);
+
+    /// <summary>The worker is done with a segment of this ring and gave its space back to the kernel.</summary>
+    internal void SegmentReleased() => Interlocked.Decrement(ref _segmentsInFlight);
+
+    /// <summary>
+    /// A segment the channel refused (its samples counted as channel drops). Its space is given back only once no
+    /// earlier segment of the ring is in flight (space is released in ring order); a later segment handed to the
+    /// worker releases it with its own. Poll thread only.
+    /// </summary>
+    internal void Dropped(RingSegment segment)
+    {
+        _dropped = segment;
+        ReleaseDropped();
+    }
+
+    /// <summary>A later segment was handed over: its release covers the dropped one's space. Poll thread only.</summary>
+    internal void ForgetDropped() => _dropped = default;
+
+    /// <summary>Gives a dropped segment's space back once nothing earlier of this ring is in flight. Poll thread only.</summary>
+    internal void ReleaseDropped()
+    {
+        if (!_dropped.IsEmpty && !HasSegmentsInFlight)
+        {
+            _dropped.Release();
+            _dropped = default;
+        }
+    }
+
     internal void AddChannelDropped(long n) => Interlocked.Add(ref _totals.ChannelDropped, n);
 
     internal void AddDelivered(long n) => Interlocked.Add(ref _totals.Delivered, n);
@@ -101,7 +136,7 @@ public sealed class RingSource(string setName, BpfMap map, SampleProcessor proce
 }
 
 /// <summary>
-/// The running totals of one ring of one set. The loader keeps one per set and map for the life of the agent, so
+/// The running totals of one ring of one set. The set's history (ProgramSets/SetHistory) keeps one per map for the life of the agent, so
 /// when a reload replaces a set its new <see cref="RingSource"/> continues the old one's counts: the self-metrics
 /// are counters and must not go back, and received = delivered + dropped must hold across reloads.
 /// </summary>

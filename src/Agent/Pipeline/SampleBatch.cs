@@ -1,8 +1,12 @@
+using Bpf;
+
 namespace BpfAgent.Pipeline;
 
 /// <summary>
-/// Samples copied out of the rings by the poll thread, packed into one pooled buffer; the unit that crosses
-/// the channel to the workers (one channel write per batch, not per sample).
+/// The unit that crosses the channel from the poll thread to the worker: at most one <see cref="RingSegment"/>
+/// (records the worker reads where they lie in the ring's pages; the worker gives their space back to the kernel
+/// once done) and, before it, samples copied into a pooled buffer (the first record of a wakeup, which libbpf has
+/// already given back, so it can only travel as a copy). One channel write per batch, not per sample.
 /// </summary>
 public sealed class SampleBatch
 {
@@ -23,7 +27,24 @@ public sealed class SampleBatch
     /// <summary>The ring table the entries' ring ids index (it changes on reload).</summary>
     public RingSource[] Rings { get; set; } = [];
 
-    public bool IsEmpty => Count == 0;
+    public bool IsEmpty => Count == 0 && Segment.IsEmpty;
+
+    /// <summary>Records read in place, after the copied samples; its <see cref="RingSegment.Ring"/> indexes <see cref="Rings"/>.</summary>
+    public RingSegment Segment { get; private set; }
+
+    /// <summary>Samples in the batch: copied ones and the segment's.</summary>
+    public int SampleCount => Count + Segment.Count;
+
+    /// <summary>Attaches the segment; a batch carries one, which ends it.</summary>
+    public void SetSegment(RingSegment segment)
+    {
+        if (!Segment.IsEmpty)
+        {
+            throw new InvalidOperationException("A batch carries one ring segment.");
+        }
+
+        Segment = segment;
+    }
 
     public bool TryAdd(int ring, ReadOnlySpan<byte> sample)
     {
@@ -48,6 +69,7 @@ public sealed class SampleBatch
 
     public void Reset()
     {
+        Segment = default;
         Count = 0;
         UsedBytes = 0;
         Rings = [];

@@ -9,6 +9,8 @@ public sealed class SampleBatchPool(int batchBytes)
 {
     private readonly Stack<SampleBatch> _free = new();
     private readonly Lock _gate = new();
+    private readonly object _returnSignal = new();
+    private bool _returned;
     private long _allocated;
 
     public int BatchBytes { get; } = batchBytes;
@@ -45,6 +47,36 @@ public sealed class SampleBatchPool(int batchBytes)
             {
                 _free.Push(batch);
             }
+        }
+
+        lock (_returnSignal)
+        {
+            _returned = true;
+            Monitor.PulseAll(_returnSignal);
+        }
+    }
+
+    /// <summary>
+    /// Waits up to <paramref name="timeoutMs"/> for a batch to come back (the worker finished one: room in the channel,
+    /// ring space released). Call <see cref="ExpectReturn"/> before checking what to wait for, then this.
+    /// </summary>
+    public void WaitForReturn(int timeoutMs)
+    {
+        lock (_returnSignal)
+        {
+            if (!_returned)
+            {
+                Monitor.Wait(_returnSignal, timeoutMs);
+            }
+        }
+    }
+
+    /// <summary>Forgets earlier returns, so that <see cref="WaitForReturn"/> waits for the next one.</summary>
+    public void ExpectReturn()
+    {
+        lock (_returnSignal)
+        {
+            _returned = false;
         }
     }
 }

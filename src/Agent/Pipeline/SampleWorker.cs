@@ -1,11 +1,13 @@
 using System.Threading.Channels;
+using Bpf;
 using Microsoft.Extensions.Logging;
 
 namespace BpfAgent.Pipeline;
 
 /// <summary>
-/// Reads batches from the channel, runs each sample through its ring's <see cref="SampleProcessor"/>, counts
-/// deliveries and decode errors per ring, and returns the batch to the pool. One worker keeps per-ring order.
+/// Reads batches from the channel, runs each sample through its ring's <see cref="SampleProcessor"/> (the copied
+/// ones, then the segment's where they lie in the ring), counts deliveries and decode errors per ring, gives the
+/// segment's space back to the kernel, and returns the batch to the pool. One worker keeps per-ring order.
 /// </summary>
 public sealed class SampleWorker(ChannelReader<SampleBatch> reader, SampleBatchPool pool, ILogger logger)
 {
@@ -31,7 +33,7 @@ public sealed class SampleWorker(ChannelReader<SampleBatch> reader, SampleBatchP
                 catch (Exception e)
                 {
                     // A bug outside the per-sample guard must not end the worker: the channel would fill for good.
-                    logger.LogError(e, "A batch of {Count} samples could not be processed", batch.Count);
+                    logger.LogError(e, "A batch of {Count} samples could not be processed", batch.SampleCount);
                 }
 
                 pool.Return(batch);
@@ -68,11 +70,7 @@ public sealed class SampleWorker(ChannelReader<SampleBatch> reader, SampleBatchP
             }
             catch (Exception e)
             {
-                source.AddDecodeError();
-                if (_errorLog.TryAcquire(Environment.TickCount64, out long suppressed))
-                {
-                    logger.LogError(e, "Decoding a sample of {Ring} failed ({Suppressed} more such errors in the last second)", source, suppressed);
-                }
+                DecodeFailed(source, e);
             }
         }
 
@@ -86,6 +84,53 @@ public sealed class SampleWorker(ChannelReader<SampleBatch> reader, SampleBatchP
         }
 
         _touched.Clear();
+        if (!batch.Segment.IsEmpty)
+        {
+            ProcessSegment(batch.Segment, rings[batch.Segment.Ring]);
+        }
+    }
+
+    private void ProcessSegment(RingSegment segment, RingSource source)
+    {
+        SampleProcessor processor = source.Processor;
+        long delivered = 0;
+        try
+        {
+            foreach (ReadOnlySpan<byte> sample in segment)
+            {
+                try
+                {
+                    if (processor.Process(sample))
+                    {
+                        delivered++;
+                    }
+                    else
+                    {
+                        source.AddDecodeError();
+                    }
+                }
+                catch (Exception e)
+                {
+                    DecodeFailed(source, e);
+                }
+            }
+        }
+        finally
+        {
+            // After the metrics, as above; then the space goes back to the kernel: nothing reads these records again.
+            source.AddDelivered(delivered);
+            segment.Release();
+            source.SegmentReleased();
+        }
+    }
+
+    private void DecodeFailed(RingSource source, Exception e)
+    {
+        source.AddDecodeError();
+        if (_errorLog.TryAcquire(Environment.TickCount64, out long suppressed))
+        {
+            logger.LogError(e, "Decoding a sample of {Ring} failed ({Suppressed} more such errors in the last second)", source, suppressed);
+        }
     }
 
     private int Slot(RingSource source)

@@ -12,12 +12,6 @@ namespace BpfAgent.ProgramSets;
 /// </summary>
 public sealed class DropAlarmMonitor(ProgramSetRegistry registry, AgentOptions options, ILogger<DropAlarmMonitor> logger) : BackgroundService
 {
-    // By set name: a reloaded set continues its predecessor's counts (RingTotals, KernelDroppedBefore), so the
-    // deltas stay right across a reload instead of counting everything since the start as "the last second".
-    // Entries are kept when a set goes (one per set name) for the same reason when it comes back.
-    private readonly Dictionary<string, (long Produced, long Dropped)> _last = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, long> _lastWarning = [];
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
@@ -55,22 +49,24 @@ public sealed class DropAlarmMonitor(ProgramSetRegistry registry, AgentOptions o
                 continue;
             }
 
+            // The baseline is the set's history, not this version's: a reloaded set continues its predecessor's counts,
+            // so the deltas stay right across a reload instead of counting everything since the start as "the last second".
             long produced = received + kernel;
-            bool seen = _last.TryGetValue(s.Name, out (long Produced, long Dropped) last);
-            _last[s.Name] = (produced, dropped);
-            if (!seen)
+            SetHistory history = registry.History(s.Name);
+            (long Produced, long Dropped)? last = history.AlarmLast;
+            history.AlarmLast = (produced, dropped);
+            if (last is not (long lastProduced, long lastDropped))
             {
                 continue; // first look: the counts may include drops from before this run (pinned drop counter)
             }
 
-            (long lastProduced, long lastDropped) = last;
             long dp = produced - lastProduced, dd = dropped - lastDropped;
             double threshold = set.Config.DropAlarmRatio ?? options.DropAlarmRatio;
             bool alarm = dp > 0 && dd > 0 && (double)dd / dp > threshold;
             s.DropAlarm = alarm;
-            if (alarm && Environment.TickCount64 - _lastWarning.GetValueOrDefault(s.Name, long.MinValue / 2) > 10_000)
+            if (alarm && Environment.TickCount64 - history.AlarmLastWarning > 10_000)
             {
-                _lastWarning[s.Name] = Environment.TickCount64;
+                history.AlarmLastWarning = Environment.TickCount64;
                 logger.LogWarning("Program set {Set} dropped {Dropped} of {Produced} samples in the last second ({Ratio:P1}, alarm above {Threshold:P1})",
                     s.Name, dd, dp, (double)dd / dp, threshold);
             }

@@ -17,9 +17,6 @@ namespace BpfAgent.ProgramSets;
 /// </summary>
 public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger eventLogger)
 {
-    // Per set and ring, for the life of the agent: a reloaded set's rings continue the old version's counts.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Set, string Map), RingTotals> _totals = new();
-
     /// <summary>Opens and checks the set without loading it (for <c>bpf-agent check</c> and before load).</summary>
     public static OpenBpfObject OpenAndCheck(ProgramSetConfig config, List<ConfigError> errors, out Dictionary<RingConfig, EventLayout> layouts)
         => OpenAndCheck(config, errors, out layouts, out _, out _);
@@ -71,8 +68,10 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
         }
     }
 
-    public LoadedProgramSet Load(ProgramSetConfig config)
+    /// <summary>Loads, pins and attaches the set; its rings continue the counts of <paramref name="history"/> (a new one if null).</summary>
+    public LoadedProgramSet Load(ProgramSetConfig config, SetHistory? history = null)
     {
+        history ??= new SetHistory(config.Name);
         var errors = new List<ConfigError>();
         using OpenBpfObject open = OpenAndCheck(config, errors, out Dictionary<RingConfig, EventLayout> layouts, out List<MapPlan> mapPlans,
             out VariantChoice variant, options.BtfPath.Length == 0 ? null : options.BtfPath);
@@ -142,7 +141,7 @@ public sealed class ProgramSetLoader(AgentOptions options, Serilog.ILogger event
             }
 
             var rings = config.RingBuffers.Select(r => new RingSource(config.Name, obj.GetMap(r.Map), processors[r],
-                _totals.GetOrAdd((config.Name, r.Map), _ => new RingTotals()))).ToList();
+                history.Ring(r.Map))).ToList();
             var maps = mapPlans.Select(p => p.Build(config.Name, obj)).ToList();
             return new LoadedProgramSet(config, obj, links, rings, pinDirectory, kernelDropsAtLoad) { Maps = maps, Variant = variant, CgroupIdMaps = cgroupIdMaps, PerfCounters = perfCounters };
         }

@@ -24,12 +24,16 @@ public sealed class ProgramSetState(string name)
     public bool DropAlarm { get; set; }
 }
 
-/// <summary>Every configured set and its state; read by health and metrics, written by the manager.</summary>
+/// <summary>Every configured set and its state, and each set's history; read by health and metrics, written by the reconciler.</summary>
 public sealed class ProgramSetRegistry
 {
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SetHistory> _history = new(StringComparer.Ordinal);
     private volatile ProgramSetState[] _sets = [];
 
     public IReadOnlyList<ProgramSetState> Sets => _sets;
+
+    /// <summary>What of the set named <paramref name="set"/> outlives its versions.</summary>
+    public SetHistory History(string set) => _history.GetOrAdd(set, name => new SetHistory(name));
 
     public void Replace(IEnumerable<ProgramSetState> sets) => _sets = [.. sets];
 

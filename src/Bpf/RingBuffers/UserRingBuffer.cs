@@ -50,13 +50,13 @@ public sealed unsafe class UserRingBuffer : IDisposable
         if (p == null)
         {
             int errno = Marshal.GetLastPInvokeError();
-            if (errno == 28)
+            if (errno == Errno.ENOSPC)
             {
                 sample = default;
                 return false;
             }
 
-            throw BpfException.FromErrno(errno == 0 ? 22 : errno, "user_ring_buffer__reserve", _mapName);
+            throw BpfException.FromErrno(errno == 0 ? Errno.EINVAL : errno, "user_ring_buffer__reserve", _mapName);
         }
 
         sample = Track(p, size);
@@ -66,7 +66,7 @@ public sealed unsafe class UserRingBuffer : IDisposable
     /// <summary>Reserves <paramref name="size"/> bytes; throws <see cref="BpfException"/> (ENOSPC) when full.</summary>
     public UserRingBufferSample Reserve(int size) => TryReserve(size, out UserRingBufferSample s)
         ? s
-        : throw BpfException.FromErrno(28, "user_ring_buffer__reserve", _mapName);
+        : throw BpfException.FromErrno(Errno.ENOSPC, "user_ring_buffer__reserve", _mapName);
 
     /// <summary>
     /// Reserves, waiting up to <paramref name="timeout"/> for the kernel side to drain enough room.
@@ -80,13 +80,13 @@ public sealed unsafe class UserRingBuffer : IDisposable
         if (p == null)
         {
             int errno = Marshal.GetLastPInvokeError();
-            if (errno is 28 or 110 or 4)
+            if (errno is Errno.ENOSPC or Errno.ETIMEDOUT or Errno.EINTR)
             {
                 sample = default;
                 return false;
             }
 
-            throw BpfException.FromErrno(errno == 0 ? 22 : errno, "user_ring_buffer__reserve_blocking", _mapName);
+            throw BpfException.FromErrno(errno == 0 ? Errno.EINVAL : errno, "user_ring_buffer__reserve_blocking", _mapName);
         }
 
         sample = Track(p, size);

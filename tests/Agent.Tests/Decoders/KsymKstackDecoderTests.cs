@@ -33,7 +33,7 @@ public sealed class KsymKstackDecoderTests : IDisposable
         FieldValueDecoder d = On(U64, context, new DecoderSpec("ksym"));
         Assert.Equal("do_syscall_64", d.Label(Int(unchecked((long)0xffffffff81001010UL), 8)));
         Assert.Equal("entry_SYSCALL_64", d.Label(Int(unchecked((long)0xffffffff81002000UL), 8)));
-        Assert.Equal("0x10", d.Label(Int(0x10, 8)));
+        Assert.Equal("unknown_addr:0x10", d.Label(Int(0x10, 8)));
     }
 
     [Fact]
@@ -42,7 +42,7 @@ public sealed class KsymKstackDecoderTests : IDisposable
         KernelSymbols none = Symbols("0000000000000000 T _stext\n"); // what a reader without CAP_SYSLOG sees
         Assert.Equal(0, none.Count);
         var context = new DecoderContext(symbols: () => none);
-        Assert.Equal("0xffffffff81001010", On(U64, context, new DecoderSpec("ksym")).Label(Int(unchecked((long)0xffffffff81001010UL), 8)));
+        Assert.Equal("unknown_addr:0xffffffff81001010", On(U64, context, new DecoderSpec("ksym")).Label(Int(unchecked((long)0xffffffff81001010UL), 8)));
         byte[] frames = new byte[16];
         BitConverter.TryWriteBytes(frames, 0xffffffff81001010UL);
         Assert.Equal("0xffffffff81001010", On(Bytes(16), context, new DecoderSpec("kstack")).Label(frames));

@@ -2,8 +2,8 @@ namespace BpfAgent.Decoding.Decoders;
 
 /// <summary>
 /// <c>ksym</c>: a kernel address as the name of the function containing it, from /proc/kallsyms. An unknown address,
-/// or every address when kallsyms shows none (no root or CAP_SYSLOG, kptr_restrict), is its hex form; the latter
-/// is said once in the log.
+/// or every address when kallsyms shows none (no root or CAP_SYSLOG, kptr_restrict), is <c>unknown_addr:</c> and its
+/// hex form, as ebpf_exporter writes it; the latter is said once in the log.
 /// </summary>
 public sealed class KsymDecoder(DecoderContext context) : LabelDecoder
 {
@@ -14,11 +14,15 @@ public sealed class KsymDecoder(DecoderContext context) : LabelDecoder
     }
 
     public override string? Decode(ReadOnlySpan<byte> input) =>
-        TryReadUnsigned(input, out ulong address) ? Resolve(context.Symbols, address) : $"unparsable:{input.Length}_bytes";
+        TryReadUnsigned(input, out ulong address) ? Named(Resolve(context.Symbols, address)) : $"unparsable:{input.Length}_bytes";
 
-    public override string? DecodeInteger(long value, int widthBits) => Resolve(context.Symbols, (ulong)value);
+    public override string? DecodeInteger(long value, int widthBits) => Named(Resolve(context.Symbols, (ulong)value));
 
     public override string? Bind(EventField field) => NeedsInteger(field, "ksym");
+
+    /// <summary>A symbol as it is, an address no symbol holds as ebpf_exporter writes it: <c>unknown_addr:0x...</c>.</summary>
+    private static string Named(string resolved) =>
+        resolved.StartsWith("0x", StringComparison.Ordinal) ? "unknown_addr:" + resolved : resolved;
 
     /// <summary>The symbol of <paramref name="address"/>, or hex (saying once why, when kallsyms is unreadable).</summary>
     internal static string Resolve(KernelSymbols symbols, ulong address)

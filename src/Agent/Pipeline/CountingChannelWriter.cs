@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 
-namespace BpfAgent.ProgramSets;
+namespace BpfAgent.Pipeline;
 
 /// <summary>
 /// The poller's side of the channel, counting the batches it accepted: a reload compares that with the batches the
