@@ -8,9 +8,12 @@ namespace BpfAgent.Decoding;
 /// number on the cgroup2 mount. The table is rebuilt by walking the mount when an id is missing (a cgroup created
 /// since the last walk), at most once per <see cref="RescanInterval"/>; each walk replaces the table, so removed
 /// cgroups leave it and churn cannot grow it past the cgroups that exist (and never past <see cref="MaxEntries"/>).
+/// With <c>followEvents</c> and where fanotify can watch the mount (CAP_SYS_ADMIN, Linux 5.9+), a
+/// <see cref="CgroupWatch"/> also keeps the table current between walks: created cgroups are added and removed ones
+/// dropped as they happen, and a lost event marks the table stale so the next miss walks at once.
 /// Thread-safe: one program set's workers may decode at once.
 /// </summary>
-public sealed class CgroupPaths
+public sealed class CgroupPaths : IDisposable
 {
     public const string DefaultMount = "/sys/fs/cgroup";
 
@@ -19,15 +22,35 @@ public sealed class CgroupPaths
 
     private readonly object _gate = new();
     private readonly TimeProvider _time;
+    private readonly CgroupWatch? _watch;
     private Dictionary<ulong, string> _paths = [];
-    private long _lastScan = long.MinValue;
+    private Dictionary<string, ulong> _ids = new(StringComparer.Ordinal);
+    private long _lastScan;
+    private bool _stale = true;
 
-    public CgroupPaths(string mount, TimeSpan? rescanInterval = null, TimeProvider? time = null)
+    /// <param name="followEvents">Keep the table current through fanotify where it can watch the mount; else (or
+    /// where it cannot) only walk on a miss.</param>
+    public CgroupPaths(string mount, TimeSpan? rescanInterval = null, TimeProvider? time = null, bool followEvents = false)
     {
         Mount = mount;
         RescanInterval = rescanInterval ?? TimeSpan.FromSeconds(1);
         _time = time ?? TimeProvider.System;
+        if (followEvents)
+        {
+            _watch = CgroupWatch.TryStart(mount, Changed, Lost, out string? why);
+            Mode = _watch is null ? $"walks {mount} on a miss (no fanotify watch: {why})" : $"follows {mount} through fanotify, walks on a miss";
+        }
+        else
+        {
+            Mode = $"walks {mount} on a miss";
+        }
     }
+
+    /// <summary>True while a fanotify watch keeps the table current between walks.</summary>
+    public bool FollowsEvents => _watch is { Running: true };
+
+    /// <summary>How the table is kept, for the log (with the reason when the watch could not start).</summary>
+    public string Mode { get; }
 
     /// <summary>The cgroup2 mount walked.</summary>
     public string Mount { get; }
@@ -61,15 +84,66 @@ public sealed class CgroupPaths
             }
 
             long now = _time.GetTimestamp();
-            if (_lastScan != long.MinValue && _time.GetElapsedTime(_lastScan, now) < RescanInterval)
+            if (!_stale && _time.GetElapsedTime(_lastScan, now) < RescanInterval)
             {
                 return null;
             }
 
             _lastScan = now;
+            _stale = false;
             _paths = Scan();
+            _ids = new Dictionary<string, ulong>(_paths.Count, StringComparer.Ordinal);
+            foreach ((ulong cgroup, string p) in _paths)
+            {
+                _ids[p] = cgroup;
+            }
+
             Scans++;
             return _paths.GetValueOrDefault(id);
+        }
+    }
+
+    /// <summary>Stops the fanotify watch, if any.</summary>
+    public void Dispose() => _watch?.Dispose();
+
+    // The watch saw directory name under cgroup parent created or removed (events may be merged, so what the
+    // directory is now decides): it is looked at, and the table made to agree. cgroup2 refuses renames (EPERM).
+    private void Changed(ulong parent, string name)
+    {
+        lock (_gate)
+        {
+            if (!_paths.TryGetValue(parent, out string? parentPath))
+            {
+                // A parent never walked (or the table not walked yet): the next miss walks, unless the table is full
+                // (then the parent was left out on purpose and a walk would not add it).
+                _stale |= _paths.Count < MaxEntries;
+                return;
+            }
+
+            string path = Path.Join(parentPath, name);
+            if (_ids.Remove(path, out ulong old))
+            {
+                _paths.Remove(old);
+            }
+
+            if (Inode(path) is ulong id && _paths.Count < MaxEntries)
+            {
+                if (_paths.Remove(id, out string? was))
+                {
+                    _ids.Remove(was);
+                }
+
+                _paths[id] = path;
+                _ids[path] = id;
+            }
+        }
+    }
+
+    private void Lost()
+    {
+        lock (_gate)
+        {
+            _stale = true;
         }
     }
 

@@ -7,7 +7,12 @@ namespace BpfAgent.Decoding;
 public sealed class DecoderContext
 {
     private static readonly Lazy<KernelSymbols> s_symbols = new(() => KernelSymbols.Load(KernelSymbols.DefaultPath));
-    private static readonly Lazy<CgroupPaths> s_cgroups = new(() => new CgroupPaths(CgroupPaths.FindCgroup2Mount() ?? CgroupPaths.DefaultMount));
+    private static readonly Lazy<CgroupPaths> s_cgroups = new(() =>
+    {
+        var cgroups = new CgroupPaths(CgroupPaths.FindCgroup2Mount() ?? CgroupPaths.DefaultMount, followEvents: true);
+        Serilog.Log.Information("Decoders: the cgroup table {Mode}", cgroups.Mode);
+        return cgroups;
+    });
     private static readonly Lazy<PciIds> s_pci = new(() => PciIds.Load(PciIds.DefaultPath));
 
     /// <summary>The system's tables, no stack maps.</summary>

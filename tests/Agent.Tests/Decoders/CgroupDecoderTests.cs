@@ -1,4 +1,5 @@
 using BpfAgent.Decoding;
+using static BpfAgent.Tests.Decoders.CgroupKit;
 using static BpfAgent.Tests.Decoders.DecoderKit;
 
 namespace BpfAgent.Tests.Decoders;
@@ -63,12 +64,7 @@ public sealed class CgroupDecoderTests
         }
         finally
         {
-            foreach (string sub in Directory.GetDirectories(root))
-            {
-                Directory.Delete(sub);
-            }
-
-            Directory.Delete(root);
+            RemoveTree(root);
         }
     }
 
@@ -113,20 +109,7 @@ public sealed class CgroupDecoderTests
         }
         finally
         {
-            foreach (string sub in Directory.GetDirectories(root))
-            {
-                Directory.Delete(sub);
-            }
-
-            Directory.Delete(root);
+            RemoveTree(root);
         }
-    }
-
-    private static long Memory()
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
-        return GC.GetTotalMemory(forceFullCollection: true);
     }
 }
