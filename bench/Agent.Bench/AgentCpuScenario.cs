@@ -34,15 +34,20 @@ internal static partial class AgentCpuScenario
         return results;
     }
 
+    private const string PinRoot = "/sys/fs/bpf/bpf-agent-bench-cpu";
+
     private static AgentCpuResult Once(BenchSettings s, string version, string setFile, Action<string> log)
     {
+        // The agent is killed after each run, so its pins stay; the other version's map of the same name (a hash
+        // in one, task storage in the other) would then refuse to load. Each run starts from no pins.
+        RemovePins();
         string dir = Directory.CreateTempSubdirectory("bpf-agent-bench-cpu-").FullName;
         int port = StartStopScenario.FreePort();
         try
         {
             Directory.CreateDirectory(Path.Combine(dir, "programs.d"));
             File.WriteAllText(Path.Combine(dir, "agent.json"), $$"""
-                { "Agent": { "Listen": "http://127.0.0.1:{{port}}", "PinRoot": "/sys/fs/bpf/bpf-agent-bench-cpu", "KeepPinsOnExit": false, "WatchConfigDirectory": false } }
+                { "Agent": { "Listen": "http://127.0.0.1:{{port}}", "PinRoot": "{{PinRoot}}", "KeepPinsOnExit": false, "WatchConfigDirectory": false } }
                 """);
             string json = File.ReadAllText(setFile)
                 .Replace("\"../build/", $"\"{s.Root}/build/", StringComparison.Ordinal)
@@ -103,6 +108,15 @@ internal static partial class AgentCpuScenario
         finally
         {
             Directory.Delete(dir, recursive: true);
+            RemovePins();
+        }
+    }
+
+    private static void RemovePins()
+    {
+        if (Directory.Exists(PinRoot))
+        {
+            Directory.Delete(PinRoot, recursive: true);
         }
     }
 
