@@ -37,7 +37,7 @@ public sealed class CgroupPaths : IDisposable
         _time = time ?? TimeProvider.System;
         if (followEvents)
         {
-            _watch = CgroupWatch.TryStart(mount, Changed, Lost, CaughtUp, out string? why);
+            _watch = CgroupWatch.TryStart(mount, Changed, Lost, out string? why);
             Mode = _watch is null ? $"walks {mount} on a miss (no fanotify watch: {why})" : $"follows {mount} through fanotify, walks on a miss";
         }
         else
@@ -54,9 +54,6 @@ public sealed class CgroupPaths : IDisposable
 
     /// <summary>The cgroup2 mount walked.</summary>
     public string Mount { get; }
-
-    /// <summary>Longest a miss waits for the watch to apply events it has queued.</summary>
-    public static readonly TimeSpan CatchUpWait = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Least time between two walks (a burst of unknown ids costs one walk).</summary>
     public TimeSpan RescanInterval { get; }
@@ -81,7 +78,7 @@ public sealed class CgroupPaths : IDisposable
     {
         lock (_gate)
         {
-            if (_paths.TryGetValue(id, out string? path) || (CatchUp() && _paths.TryGetValue(id, out path)))
+            if (_paths.TryGetValue(id, out string? path))
             {
                 return path;
             }
@@ -139,41 +136,6 @@ public sealed class CgroupPaths : IDisposable
                 _paths[id] = path;
                 _ids[path] = id;
             }
-        }
-    }
-
-    /// <summary>
-    /// Called under the lock on a miss: while the watch has events queued or in hand (a cgroup made just before the
-    /// exec that named it: mkdir queues its event before it returns), waits for them to be applied, up to
-    /// <see cref="CatchUpWait"/>. True when it waited.
-    /// </summary>
-    private bool CatchUp()
-    {
-        if (_watch is not { Running: true, HasPending: true })
-        {
-            return false;
-        }
-
-        long start = _time.GetTimestamp();
-        while (_watch.HasPending)
-        {
-            TimeSpan left = CatchUpWait - _time.GetElapsedTime(start);
-            if (left <= TimeSpan.Zero)
-            {
-                break;
-            }
-
-            Monitor.Wait(_gate, left);
-        }
-
-        return true;
-    }
-
-    private void CaughtUp()
-    {
-        lock (_gate)
-        {
-            Monitor.PulseAll(_gate);
         }
     }
 

@@ -40,17 +40,15 @@ public sealed partial class CgroupWatch : IDisposable
     private readonly int _stop;
     private readonly Action<ulong, string> _changed;
     private readonly Action _lost;
-    private readonly Action _caughtUp;
     private readonly Thread _thread;
     private int _disposed;
 
-    private CgroupWatch(int fan, int stop, Action<ulong, string> changed, Action lost, Action caughtUp)
+    private CgroupWatch(int fan, int stop, Action<ulong, string> changed, Action lost)
     {
         _fan = fan;
         _stop = stop;
         _changed = changed;
         _lost = lost;
-        _caughtUp = caughtUp;
         _thread = new Thread(Run) { IsBackground = true, Name = "cgroup-watch" };
         _thread.Start();
     }
@@ -58,34 +56,12 @@ public sealed partial class CgroupWatch : IDisposable
     /// <summary>False once the reading thread stopped on an error (it reported the loss first).</summary>
     public bool Running { get; private set; } = true;
 
-    // 1 from the moment poll says events wait until they are all handed to the callbacks.
-    private volatile int _inBatch;
-
-    /// <summary>
-    /// True while events the kernel has queued are not yet handed to the callbacks: in the queue, or read and being
-    /// reported. fsnotify queues an event inside mkdir itself, so an id missed while this is true may be on its way.
-    /// </summary>
-    public unsafe bool HasPending
-    {
-        get
-        {
-            if (_inBatch != 0)
-            {
-                return true;
-            }
-
-            var fd = new Pollfd { Fd = _fan, Events = POLLIN };
-            return Running && poll(&fd, 1, 0) > 0 && (fd.Revents & POLLIN) != 0;
-        }
-    }
-
     /// <summary>
     /// Watches the filesystem of cgroup2 mount <paramref name="mount"/>: <paramref name="changed"/>(parent id, name)
-    /// for each directory created or removed, <paramref name="lost"/> when events were lost, <paramref name="caughtUp"/>
-    /// after each read's events are reported (<see cref="HasPending"/> is false then, until more come). All are
+    /// for each directory created or removed, <paramref name="lost"/> when events were lost. Both are
     /// called on the watch's thread. Null, with <paramref name="why"/>, when fanotify cannot watch it here.
     /// </summary>
-    public static CgroupWatch? TryStart(string mount, Action<ulong, string> changed, Action lost, Action caughtUp, out string? why)
+    public static CgroupWatch? TryStart(string mount, Action<ulong, string> changed, Action lost, out string? why)
     {
         why = null;
         if (FilesystemType(mount) is not long type)
@@ -122,7 +98,7 @@ public sealed partial class CgroupWatch : IDisposable
             return null;
         }
 
-        return new CgroupWatch(fan, stop, changed, lost, caughtUp);
+        return new CgroupWatch(fan, stop, changed, lost);
     }
 
     private unsafe void Run()
@@ -148,25 +124,16 @@ public sealed partial class CgroupWatch : IDisposable
                 return; // Dispose
             }
 
-            _inBatch = 1;
             nint n = ready < 0 ? -1 : Read(buffer);
             if (n < 0 && Marshal.GetLastPInvokeError() is EINTR or EAGAIN)
             {
-                _inBatch = 0;
                 continue;
             }
 
-            bool parsed = n > 0 && TryParse(buffer.AsSpan(0, (int)n));
-            if (!parsed)
+            if (n <= 0 || !TryParse(buffer.AsSpan(0, (int)n)))
             {
                 Running = false;
                 _lost();
-            }
-
-            _inBatch = 0;
-            _caughtUp();
-            if (!parsed)
-            {
                 return;
             }
         }
