@@ -35,7 +35,7 @@ public sealed class CgroupDecoder(DecoderContext context) : NumberDecoder("cgrou
                 return p;
             }
 
-            p = "unknown_cgroup_id:" + Invariant(id);
+            p = UnknownPrefix + Invariant(id);
             if (_placeholders.Count < MaxPlaceholders)
             {
                 _placeholders[id] = p;
@@ -45,5 +45,10 @@ public sealed class CgroupDecoder(DecoderContext context) : NumberDecoder("cgrou
         }
     }
 
-    public override bool IsTransient(string? output) => output is not null && output.StartsWith("unknown_cgroup_id:", StringComparison.Ordinal);
+    public override bool IsTransient(string? output) => output is not null && output.StartsWith(UnknownPrefix, StringComparison.Ordinal);
+
+    /// <summary>True for this decoder's placeholder of an unknown id, as a later decoder in a chain reads it.</summary>
+    internal static bool IsPlaceholder(ReadOnlySpan<byte> text) => text.StartsWith("unknown_cgroup_id:"u8);
+
+    private const string UnknownPrefix = "unknown_cgroup_id:";
 }

@@ -47,7 +47,7 @@ public sealed class ContainerDecoder(DecoderContext context, string name, Func<C
             return part(ContainerIdentity.Parse(Text(input)));
         }
 
-        return input.StartsWith("unknown_cgroup_id:"u8) ? Unknown : base.Decode(input);
+        return CgroupDecoder.IsPlaceholder(input) ? Unknown : base.Decode(input);
     }
 
     public override bool IsTransient(string? output) => output == Unknown;
