@@ -6,6 +6,7 @@
 #   KERNELS="5.10 6.1 6.12 host" LIBBPFS="system 1.5.0 1.7.0" scripts/test-kernels.sh [Release]
 #   CELLS="6.1-system 5.10-1.7.0" scripts/test-kernels.sh     (chosen cells, in this order)
 #   BINDING_CELLS="5.10-system"   cells that also run the binding's tests (default: all; they cost minutes in a guest)
+#   BINDING_FILTER='FullyQualifiedName~RingBufferTests'   only these binding tests (vstest's --TestCaseFilter)
 #   EXAMPLES="syscall_latency_ring"   sets of config/examples/ run beside the shipped ones in guests (default: that
 #                                 one, so the ring version's variants stay proven; EXAMPLES= for none); HOST_EXAMPLES
 #                                 the same on the host (default none: see below)
@@ -88,13 +89,13 @@ run_cell() { # CELL: writes $RESULTS/CELL.txt, its last lines "exit N" and "seco
         tmp=$(mktemp -d /tmp/bpf-agent-cell.XXXXXX)
         (cd "$STAGE" && tar -cf - .) | tar -C "$tmp" -xf -
         [ "$v" = system ] || lib=$tmp/libbpf/$v/lib64
-        VSTEST=${tests:+$tmp/vstest} EXAMPLES="$HOST_EXAMPLES" STARTS=${STARTS:-10} bash "$tmp/${CELL_SCRIPT:-cell.sh}" "$tmp" "$lib" 19435 > "$RESULTS/$cell.txt" 2>&1
+        VSTEST=${tests:+$tmp/vstest} BINDING_FILTER="${BINDING_FILTER:-}" EXAMPLES="$HOST_EXAMPLES" STARTS=${STARTS:-10} bash "$tmp/${CELL_SCRIPT:-cell.sh}" "$tmp" "$lib" 19435 > "$RESULTS/$cell.txt" 2>&1
         rc=$?
         rm -rf "$tmp"
     else
         [ "$v" = system ] || lib=$GUEST_STAGE/libbpf/$v/lib64
         PORTABILITY_CACHE=$(own_cache "${KPKG[$k]}") "$PORTABILITY/qemu-run" -k "${KPKG[$k]}" -s "$STAGE" -t "$CELL_TIMEOUT" -- \
-            "mkdir -p $GUEST_STAGE && tar -cf - . | tar -C $GUEST_STAGE -xf - && chown -R root:root $GUEST_STAGE && chmod -R go-w $GUEST_STAGE && echo kernel \$(uname -r) && VSTEST=${tests:+$GUEST_STAGE/vstest} EXAMPLES='$EXAMPLES' STARTS=${STARTS:-10} bash $GUEST_STAGE/${CELL_SCRIPT:-cell.sh} $GUEST_STAGE $lib 9435" \
+            "mkdir -p $GUEST_STAGE && tar -cf - . | tar -C $GUEST_STAGE -xf - && chown -R root:root $GUEST_STAGE && chmod -R go-w $GUEST_STAGE && echo kernel \$(uname -r) && VSTEST=${tests:+$GUEST_STAGE/vstest} BINDING_FILTER='${BINDING_FILTER:-}' EXAMPLES='$EXAMPLES' STARTS=${STARTS:-10} bash $GUEST_STAGE/${CELL_SCRIPT:-cell.sh} $GUEST_STAGE $lib 9435" \
             > "$RESULTS/$cell.txt" 2>&1
         rc=$?
     fi
