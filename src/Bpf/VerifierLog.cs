@@ -27,9 +27,13 @@ public static partial class VerifierLog
         return tail.Length > MaxChars ? tail[^MaxChars..] : tail;
     }
 
-    /// <summary>Replaces kernel addresses (0xffff followed by 12 hex digits, with or without 0x).</summary>
+    /// <summary>
+    /// Replaces kernel addresses, with or without 0x: 16 hex digits whose top byte is 0xff. With 4-level paging they
+    /// start 0xffff; with 5-level paging (x86-64 LA57, seen in a Debian 6.1 guest: 0xff471cabbfd5d800) or arm64's
+    /// 52-bit VAs they start 0xff or 0xfff.
+    /// </summary>
     public static string Redact(string text) => KernelAddress().Replace(text, "0x(redacted)");
 
-    [GeneratedRegex(@"(0x)?ffff[0-9a-f]{12}\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\b(0x)?ff[0-9a-f]{14}\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex KernelAddress();
 }
