@@ -45,6 +45,9 @@ static __always_inline void fill(struct test_event *e, __u64 seq, enum test_kind
 	e->seq = seq;
 	e->tgid = target_tgid;
 	e->kind = kind;
+	/* Reserved space holds an earlier lap's bytes, and Linux 6.1's bpf_get_current_comm does not pad after the
+	 * NUL (strscpy; 5.10 used strncpy, 6.12 strscpy_pad): clear it so every record is byte-exact everywhere. */
+	__builtin_memset(e->comm, 0, sizeof(e->comm));
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	for (int i = 0; i < 16; i++)
 		e->payload[i] = (__u8)(seq * 31 + i);
