@@ -42,6 +42,33 @@ public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPo
         _current.TryAdd(ring, sample);
     }
 
+    /// <summary>
+    /// Copies the records of <paramref name="segment"/> into the current batch and gives its space back to the kernel;
+    /// false (nothing copied, nothing released) when they do not fit in one batch. Only for a segment whose ring has
+    /// nothing else in flight: releasing it releases every earlier segment of its ring.
+    /// </summary>
+    public bool TryCopy(Bpf.RingSegment segment)
+    {
+        _current ??= Rent(0);
+        if (!_current.HasRoomFor(segment.Count, segment.Bytes))
+        {
+            Flush();
+            _current = Rent(0);
+            if (!_current.HasRoomFor(segment.Count, segment.Bytes))
+            {
+                return false;
+            }
+        }
+
+        foreach (ReadOnlySpan<byte> record in segment)
+        {
+            _current.TryAdd(segment.Ring, record);
+        }
+
+        segment.Release();
+        return true;
+    }
+
     /// <summary>Hands <paramref name="segment"/> to the worker at the end of the current batch, which goes out now.</summary>
     public void Add(Bpf.RingSegment segment)
     {

@@ -46,6 +46,10 @@ public sealed class SampleBatch
         Segment = segment;
     }
 
+    /// <summary>Whether <paramref name="samples"/> more samples of <paramref name="bytes"/> in all fit as copies.</summary>
+    public bool HasRoomFor(int samples, long bytes) =>
+        Segment.IsEmpty && Count + samples <= _entries.Length && UsedBytes + bytes <= Data.Length;
+
     public bool TryAdd(int ring, ReadOnlySpan<byte> sample)
     {
         if (Count == _entries.Length || UsedBytes + sample.Length > Data.Length)
