@@ -73,14 +73,9 @@ internal static class MapScrapeScenario
             ],
         };
 
-        var errors = new List<ConfigError>();
-        using OpenBpfObject open = ProgramSetLoader.OpenAndCheck(set, errors, out _, out List<MapPlan> plans, out _);
-        if (errors.Count > 0)
-        {
-            throw new InvalidOperationException(string.Join("; ", errors));
-        }
-
-        using BpfObject obj = open.Load();
+        using ProgramSetPlan plan = ProgramSetPlanner.Plan(set, Serilog.Core.Logger.None); // throws the set's config errors
+        List<MapPlan> plans = plan.Maps;
+        using BpfObject obj = plan.Open.Load();
         BpfMap map = obj.GetMap(mapName);
         Fill(map, entries);
         MapSource source = plans[0].Build("bench", obj);

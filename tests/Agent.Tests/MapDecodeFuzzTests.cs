@@ -39,10 +39,9 @@ public sealed class MapDecodeFuzzTests
                 },
             ],
         };
-        var errors = new List<ConfigError>();
-        using OpenBpfObject open = ProgramSetLoader.OpenAndCheck(set, errors, out _, out List<MapPlan> plans, out _);
-        Assert.Empty(errors);
-        using BpfObject obj = open.Load();
+        using ProgramSetPlan plan = ProgramSetPlanner.Plan(set, Serilog.Core.Logger.None);
+        List<MapPlan> plans = plan.Maps;
+        using BpfObject obj = plan.Open.Load();
         BpfMap map = obj.GetMap("counts_hash");
         MapSource source = plans[0].Build("fuzz", obj);
         var metric = (IObservedMetric)source.Metrics[0];
