@@ -10,35 +10,22 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace BpfAgent.Tests;
 
 /// <summary>
-/// Batches, the batch writer, the channel and the worker, with real rings (decode_test.bpf.o loaded: RingSource
-/// takes a loaded map) and a real layout: what flows, what is dropped where, and what the pool reuses.
+/// Batches, the batch writer, the channel and the worker, without a kernel (no root): rings fed by the test
+/// (<see cref="RingSource"/> without a map) and a layout built from a field list, 96 bytes with comm at 16 and a u16
+/// at 2: what flows, what is dropped where, and what the pool reuses. The ring-segment path is tested on real rings
+/// (ReliabilityAccountingTests, Bpf.Tests' RingSegmentTests).
 /// </summary>
-public sealed class PipelineTests : IDisposable
+public sealed class PipelineTests
 {
     private const int BatchBytes = 4096;
 
-    private readonly BpfObject _object;
-    private readonly EventLayout _layout;
+    private readonly EventLayout _layout = EventLayout.FromFields("pipeline_event", 96,
+    [
+        EventField.At("u16v", 2, 2, FieldShape.Unsigned),
+        EventField.At("comm", 16, 16, FieldShape.CharArray),
+    ]);
+
     private readonly List<RingSource> _rings = [];
-
-    public PipelineTests()
-    {
-        if (Paths.KernelSkipReason is not null)
-        {
-            // [KernelFact] skips every test; nothing to set up.
-            _object = null!;
-            _layout = null!;
-            return;
-        }
-
-        using OpenBpfObject open = DecodeEvent.Open(out _layout);
-        _object = open.Load();
-    }
-
-    public void Dispose()
-    {
-        _object?.Dispose();
-    }
 
     /// <summary>Samples per batch: 4096 / 96 = 42.</summary>
     private int PerBatch => BatchBytes / _layout.Size;
@@ -47,8 +34,10 @@ public sealed class PipelineTests : IDisposable
     {
         var config = new MetricConfig { Name = metricName, Kind = MetricKind.Counter, Key = "ringBuffers[0].metrics[0]" };
         config = config with { MaxSeries = 10 };
-        MetricUpdater counter = MetricUpdater.Create(config, [("comm", DecodeEvent.Decoder(_layout, "comm", "string"))], null);
-        var ring = new RingSource("pipeline", _object.GetMap(map), new SampleProcessor(_layout, [counter], null));
+        FieldValueDecoder comm = FieldValueDecoder.Create(_layout.Find("comm")!, [new DecoderSpec("string")], null, out string? error)
+            ?? throw new InvalidOperationException(error);
+        MetricUpdater counter = MetricUpdater.Create(config, [("comm", comm)], null);
+        var ring = new RingSource("pipeline", map, new SampleProcessor(_layout, [counter], null));
         _rings.Add(ring);
         return ring;
     }
@@ -56,7 +45,13 @@ public sealed class PipelineTests : IDisposable
     /// <summary>What every ring's sample counter holds, summed over its series (as a scrape reads them).</summary>
     private long Counted => _rings.Sum(r => r.Processor.Metrics.Sum(m => m.Labels.Series().Sum(x => Volatile.Read(ref x.Count))));
 
-    private byte[] Sample(int n) => DecodeEvent.Build(_layout).Text("comm", "c" + (n % 3)).Int("u16v", n).Bytes;
+    private byte[] Sample(int n)
+    {
+        byte[] b = new byte[_layout.Size];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(2), (ushort)n);
+        System.Text.Encoding.ASCII.GetBytes("c" + (n % 3)).CopyTo(b, 16);
+        return b;
+    }
 
     private static Channel<SampleBatch> BoundedChannel(int capacity) => Channel.CreateBounded<SampleBatch>(
         new BoundedChannelOptions(capacity) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
@@ -74,8 +69,8 @@ public sealed class PipelineTests : IDisposable
         return batches;
     }
 
-    [KernelFact]
-    public void Batches_flow_from_the_writer_through_the_channel_to_the_worker()
+    [Fact]
+    public async Task Batches_flow_from_the_writer_through_the_channel_to_the_worker()
     {
         RingSource ring0 = Ring("decode_events", "flow0_total");
         RingSource ring1 = Ring("decode_events2", "flow1_total");
@@ -92,7 +87,7 @@ public sealed class PipelineTests : IDisposable
 
         writer.Flush();
         channel.Writer.Complete();
-        Assert.True(run.Wait(TimeSpan.FromSeconds(10)));
+        await run.WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.Equal(200, ring0.Delivered);
         Assert.Equal(100, ring1.Delivered);
@@ -102,8 +97,8 @@ public sealed class PipelineTests : IDisposable
         Assert.Equal("pipeline/decode_events", ring0.ToString());
     }
 
-    [KernelFact]
-    public void A_full_channel_makes_the_writer_wait_for_the_worker_and_nothing_is_dropped()
+    [Fact]
+    public async Task A_full_channel_makes_the_writer_wait_for_the_worker_and_nothing_is_dropped()
     {
         RingSource ring0 = Ring("decode_events", "wait0_total");
         Channel<SampleBatch> channel = BoundedChannel(1);
@@ -126,7 +121,7 @@ public sealed class PipelineTests : IDisposable
         writer.Flush();
         watch.Stop();
         channel.Writer.Complete();
-        Assert.True(run.Wait(TimeSpan.FromSeconds(10)));
+        await run.WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.Equal(5 * PerBatch, ring0.Delivered);
         Assert.Equal(0, ring0.ChannelDropped);
@@ -134,7 +129,7 @@ public sealed class PipelineTests : IDisposable
         Assert.True(watch.ElapsedMilliseconds >= 200, $"the writer did not wait for the late worker ({watch.ElapsedMilliseconds} ms)");
     }
 
-    [KernelFact]
+    [Fact]
     public void Past_its_wait_a_writer_drops_the_batch_and_counts_it()
     {
         RingSource ring0 = Ring("decode_events", "waitdrop0_total");
@@ -157,7 +152,7 @@ public sealed class PipelineTests : IDisposable
         Assert.Equal(PerBatch, ring0.Delivered);
     }
 
-    [KernelFact]
+    [Fact]
     public void A_full_channel_drops_whole_batches_counted_per_ring()
     {
         RingSource ring0 = Ring("decode_events", "full0_total");
@@ -209,7 +204,7 @@ public sealed class PipelineTests : IDisposable
         Assert.Equal(2, pool.Allocated);
     }
 
-    [KernelFact]
+    [Fact]
     public void A_sample_shorter_than_its_struct_is_a_decode_error_of_its_ring()
     {
         RingSource ring0 = Ring("decode_events", "short0_total");
@@ -236,7 +231,7 @@ public sealed class PipelineTests : IDisposable
         Assert.Equal(3, Counted); // errors update no metric
     }
 
-    [KernelFact]
+    [Fact]
     public void The_pool_reuses_batches_and_the_steady_state_allocates_nothing()
     {
         RingSource ring0 = Ring("decode_events", "steady0_total");
@@ -279,7 +274,7 @@ public sealed class PipelineTests : IDisposable
         Assert.Equal(0, ring0.ChannelDropped + ring1.ChannelDropped);
     }
 
-    [KernelFact]
+    [Fact]
     public void An_oversize_sample_gets_a_one_off_batch_that_is_not_pooled()
     {
         RingSource ring0 = Ring("decode_events", "big0_total");
@@ -306,7 +301,7 @@ public sealed class PipelineTests : IDisposable
         Assert.Equal(5, ring0.Delivered);
     }
 
-    [KernelFact]
+    [Fact]
     public void Changing_the_ring_table_flushes_the_current_batch_first()
     {
         RingSource ring0 = Ring("decode_events", "reload0_total");

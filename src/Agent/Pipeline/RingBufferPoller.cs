@@ -89,10 +89,10 @@ public sealed class RingBufferPoller : IDisposable
         if (_ringBuffer is null && rings.Length > 0)
         {
             _ringBufferSources = rings;
-            _ringBuffer = new RingBuffer(rings[0].Map);
+            _ringBuffer = new RingBuffer(MapOf(rings[0]));
             for (int i = 1; i < rings.Length; i++)
             {
-                _ringBuffer.Add(rings[i].Map);
+                _ringBuffer.Add(MapOf(rings[i]));
             }
 
             for (int i = 0; i < rings.Length; i++)
@@ -134,6 +134,9 @@ public sealed class RingBufferPoller : IDisposable
             writer.ReleaseDropped();
         }
     }
+
+    private static BpfMap MapOf(RingSource ring) =>
+        ring.Map ?? throw new InvalidOperationException($"Ring {ring} has no map to read: it is fed by its caller, not polled.");
 
     private void FreeRingBuffer()
     {

@@ -7,16 +7,29 @@ namespace BpfAgent.Pipeline;
 /// (received and channel drops are counted on the poll thread, decode errors and deliveries on the worker).
 /// The counters live in a <see cref="RingTotals"/> that a reloaded set's new source shares with the old one.
 /// </summary>
-public sealed class RingSource(string setName, BpfMap map, SampleProcessor processor, RingTotals? totals = null)
+public sealed class RingSource(string setName, string mapName, BpfMap? map, SampleProcessor processor, RingTotals? totals = null)
 {
     private readonly RingTotals _totals = totals ?? new RingTotals();
     private RingStatistics? _statistics;
 
+    /// <summary>A source over a loaded ring buffer map, which the poller reads.</summary>
+    public RingSource(string setName, BpfMap map, SampleProcessor processor, RingTotals? totals = null)
+        : this(setName, map.Name, map, processor, totals)
+    {
+    }
+
+    /// <summary>A source with no map: its batches are written by the caller (the pipeline without a kernel, in tests and benchmarks).</summary>
+    public RingSource(string setName, string mapName, SampleProcessor processor, RingTotals? totals = null)
+        : this(setName, mapName, null, processor, totals)
+    {
+    }
+
     public string SetName { get; } = setName;
 
-    public string MapName { get; } = map.Name;
+    public string MapName { get; } = mapName;
 
-    public BpfMap Map { get; } = map;
+    /// <summary>The ring buffer map the poller reads; null for a source fed by its caller.</summary>
+    public BpfMap? Map { get; } = map;
 
     public SampleProcessor Processor { get; } = processor;
 
