@@ -21,6 +21,7 @@ internal sealed class BenchSettings
         WakeupMode = a.Int("--wakeup-mode", 1);
         Threshold = a.Long("--threshold", 64 * 1024);
         PollMs = a.Int("--poll-ms", new Configuration.AgentOptions().PollTimeoutMs);
+        BatchBytes = a.Int("--batch-bytes", new Configuration.AgentOptions().BatchBytes);
         StartStopReps = a.Int("--startstop-reps", 3);
         KernelReps = a.Int("--kernel-reps", 3);
         KernelScale = a.Double("--kernel-scale", 1);
@@ -29,6 +30,9 @@ internal sealed class BenchSettings
     }
 
     public string Root { get; }
+
+    /// <summary>The agent consumers' Agent:BatchBytes (also the bytes of ring one segment spans at most).</summary>
+    public int BatchBytes { get; }
 
     public string Configuration { get; }
 

@@ -57,7 +57,7 @@ internal sealed class ProducerSession : IDisposable
             else
             {
                 args.AddRange([BenchSettings.Dotnet, BenchSettings.BenchDll, "agent-consume", "--object", s.ProducerObject,
-                    "--pipeline", kind == ConsumerKind.Full ? "full" : "transport"]);
+                    "--pipeline", kind == ConsumerKind.Full ? "full" : "transport", "--batch-bytes", Str(s.BatchBytes)]);
             }
 
             args.AddRange(common);
