@@ -35,8 +35,9 @@ public sealed record AgentOptions
     public int ChannelCapacity { get; init; } = 64;
 
     /// <summary>
-    /// How long the poll thread waits for room when the channel is full before it drops the batch (counted as
-    /// channel-stage drops). While it waits the kernel rings keep buffering. 0: drop at once.
+    /// How long the poll thread waits at least for room when the channel is full; past that it waits on while every
+    /// ring is less than half full, then drops the batch (counted as channel-stage drops). While it waits the kernel
+    /// rings keep buffering. 0: drop at once.
     /// </summary>
     public int ChannelFullWaitMs { get; init; } = 50;
 

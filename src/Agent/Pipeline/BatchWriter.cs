@@ -4,11 +4,12 @@ namespace BpfAgent.Pipeline;
 
 /// <summary>
 /// Poll-thread side of the channel: puts copied samples in the current batch, ends it with a ring segment, and hands
-/// batches to the channel. When the channel is full it waits up to <paramref name="fullWaitMs"/> for the worker to
-/// make room (meanwhile the kernel ring, far larger than a batch, keeps buffering; should it fill, the program counts
-/// its drops); past that the batch's samples are dropped and counted per ring, and a dropped segment's space goes
-/// back to the kernel in ring order. On a host with few cores, dropping at once would have the poll thread take the
-/// CPU the worker needs to catch up.
+/// batches to the channel. When the channel is full it waits at least <paramref name="fullWaitMs"/> for the worker to
+/// make room, and past that for as long as <see cref="KeepWaiting"/> says (the poller: while every ring has room and
+/// no stop is due). Meanwhile the kernel rings keep buffering; dropping a batch they still have room for would lose
+/// samples for nothing, since a segment's records take ring space either way. Past both, the batch's samples are
+/// dropped and counted per ring, and a dropped segment's space goes back to the kernel in ring order. 0 drops at once.
+/// On a host with few cores, dropping at once would have the poll thread take the CPU the worker needs to catch up.
 /// </summary>
 public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPool pool, int fullWaitMs = 0)
 {
@@ -129,6 +130,12 @@ public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPo
     /// <summary>Batches that found the channel full and waited for room (delivered or not).</summary>
     public long FullWaits { get; private set; }
 
+    /// <summary>
+    /// Asked once the full-channel wait has run out (and then every few milliseconds): whether the batch may wait on
+    /// rather than be dropped. Null: it may not.
+    /// </summary>
+    public Func<bool>? KeepWaiting { get; init; }
+
     private bool WaitToWrite(SampleBatch batch)
     {
         if (fullWaitMs <= 0)
@@ -151,7 +158,12 @@ public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPo
             long left = deadline - Environment.TickCount64;
             if (left <= 0)
             {
-                return false;
+                if (KeepWaiting?.Invoke() != true)
+                {
+                    return false;
+                }
+
+                left = 10; // then ask again
             }
 
             pool.WaitForReturn((int)Math.Min(left, int.MaxValue));

@@ -77,7 +77,7 @@ public sealed class RingBufferPoller : IDisposable
         }
 
         _stop = false;
-        _writer = new BatchWriter(_channel, _pool, _channelFullWaitMs) { Rings = rings };
+        _writer = new BatchWriter(_channel, _pool, _channelFullWaitMs) { Rings = rings, KeepWaiting = RingsHaveRoom };
 
         // The same rings as last time: keep the ring buffer and its mappings (a big ring's pages are slow to touch for
         // the first time in some VMs, and its counts continue as they are).
@@ -137,6 +137,28 @@ public sealed class RingBufferPoller : IDisposable
 
     private static BpfMap MapOf(RingSource ring) =>
         ring.Map ?? throw new InvalidOperationException($"Ring {ring} has no map to read: it is fed by its caller, not polled.");
+
+    // A batch the full channel holds up may wait on while no ring is half full (the ring, which the program sizes, is
+    // the buffer: a cold worker at startup, slow under emulation, catches up without a loss) and no stop is due.
+    private bool RingsHaveRoom()
+    {
+        MarkProgress(); // waiting for the worker is progress: the poll loop is not stuck
+        RingBuffer? rb = _ringBuffer;
+        if (rb is null || StopRequested)
+        {
+            return false;
+        }
+
+        for (int i = 0; i < _ringBufferSources.Length; i++)
+        {
+            if (rb.PendingBytes(i) * 2 >= (_ringBufferSources[i].Map?.MaxEntries ?? 0))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     private void FreeRingBuffer()
     {
