@@ -8,6 +8,8 @@
 #      VSTEST=DIR: a copy of the SDK's vstest console (scripts/test-kernels.sh stages one) to run the binding's
 #      kernel tests with this cell's runtime; without it they are not run.
 #      BINDING_FILTER=EXPR: only the binding tests vstest's --TestCaseFilter selects (diagnosis).
+#      BINDING_THREADS=N: xunit's MaxParallelThreads for them (default: xunit's, one per CPU).
+#      GUEST_CONSOLE_TRACES=1 (guests only): kernel call traces and all-CPU soft-lockup backtraces on the console.
 set -uo pipefail
 STAGE=$1 LIBBPF=$2 PORT=${3:-9435}
 cd "$STAGE" || exit 2
@@ -103,9 +105,16 @@ grep -E '"?(Error|Fatal|ERR|FTL)' agent.log | head -5 | sed 's/^/  agent| /'
 # 6. the binding's kernel tests (CI=true: a kernel test that cannot run fails rather than skips), with the SDK's
 # vstest console on this cell's runtime, from the cell's own copy: nothing is read over a 9p share.
 if [ -d tests/Bpf.Tests/bin ] && [ -f "${VSTEST:-}/vstest.console.dll" ]; then
+    # In a guest (never on the host): kernel warnings with their call traces, and every CPU's on a soft lockup, reach
+    # the console, which qemu-run keeps (qemu-cache/<kernel>/last-run/console.log).
+    if [ -n "${GUEST_CONSOLE_TRACES:-}" ]; then
+        echo 1 > /proc/sys/kernel/softlockup_all_cpu_backtrace 2>/dev/null
+        dmesg -n 7 2>/dev/null
+    fi
     # One line per test as it ends (with its time), so a slow guest shows where it is; the failures' messages after.
     # vstest waits 90 s for its test host to connect: a cold .NET start in a TCG guest on a loaded machine took longer.
-    CI=true VSTEST_CONNECTION_TIMEOUT=${VSTEST_CONNECTION_TIMEOUT:-900} dotnet "$VSTEST/vstest.console.dll" tests/Bpf.Tests/bin/Bpf.Tests.dll ${BINDING_FILTER:+"--TestCaseFilter:$BINDING_FILTER"} --logger:"console;verbosity=normal" 2>&1 \
+    CI=true VSTEST_CONNECTION_TIMEOUT=${VSTEST_CONNECTION_TIMEOUT:-900} dotnet "$VSTEST/vstest.console.dll" tests/Bpf.Tests/bin/Bpf.Tests.dll ${BINDING_FILTER:+"--TestCaseFilter:$BINDING_FILTER"} --logger:"console;verbosity=normal" \
+        ${BINDING_THREADS:+-- "xUnit.MaxParallelThreads=$BINDING_THREADS"} 2>&1 \
         | tee tests.log | grep --line-buffered -E '^\s+(Passed|Failed|Skipped) ' | sed -u 's/^ */  tests| /'
     rc=${PIPESTATUS[0]}; out=$(cat tests.log)
     echo "$out" | grep -E -A14 '^\s+Failed ' | grep -v -E '^\s+(Failed|Passed|Skipped) |^--|^\s+at ' | head -150 | sed 's/^/  tests| /'
