@@ -6,14 +6,13 @@
 #   KERNELS="5.10 6.1 6.12 host" LIBBPFS="system 1.5.0 1.7.0" scripts/test-kernels.sh [Release]
 #   CELLS="6.1-system 5.10-1.7.0" scripts/test-kernels.sh     (chosen cells, in this order)
 #   BINDING_CELLS="5.10-system"   cells that also run the binding's tests (default: all; they cost minutes in a guest)
-#   BINDING_THREADS=1             xunit threads for the binding's tests in a guest (default: xunit's, one per vCPU)
-#   KCPUS_5_10=1 KCPUS_6_1=1 KCPUS_6_12=1   vCPUs of each kernel's guest
+#   GUEST_CPUS=1                  vCPUs of each guest (default 1: see below)
 #   BINDING_FILTER='FullyQualifiedName~RingBufferTests'   only these binding tests (vstest's --TestCaseFilter)
 #   EXAMPLES="syscall_latency_ring"   sets of config/examples/ run beside the shipped ones in guests (default: that
 #                                 one, so the ring version's variants stay proven; EXAMPLES= for none); HOST_EXAMPLES
 #                                 the same on the host (default none: see below)
 #   CELL_TIMEOUT=1200             seconds a guest cell may take (raise it on a loaded machine)
-#   JOBS=3                        cells of different kernels at the same time (default 1; each guest takes 2 vCPUs)
+#   JOBS=2                        cells of different kernels at the same time (default 1; each guest takes GUEST_CPUS)
 #   CELL_SCRIPT=starts.sh STARTS=10 CELLS=6.1-system   instead of the acceptance, start the agent STARTS times in a
 #                                 row and fail any start that dropped a sample (make test-startups)
 set -uo pipefail
@@ -34,11 +33,7 @@ declare -A KPKG=(
 # vCPUs per guest: one. With two, guests livelocked during the binding's tests (5.10 in four cells of eight, 6.1 with
 # libbpf 1.7.0 once): a vCPU spinning at a patched jump in syscall_trace_enter while the tests attached and detached
 # syscall tracepoints (docs/portability.md), a cross-CPU code patch that multi-threaded TCG did not pick up, it seems.
-declare -A KCPUS=(
-    [5.10]=${KCPUS_5_10:-1}
-    [6.1]=${KCPUS_6_1:-1}
-    [6.12]=${KCPUS_6_12:-1}
-)
+GUEST_CPUS=${GUEST_CPUS:-1}
 OUT=$ROOT/build/kernels
 STAGE=$OUT/stage
 RESULTS=$OUT/results
@@ -104,8 +99,8 @@ run_cell() { # CELL: writes $RESULTS/CELL.txt, its last lines "exit N" and "seco
         rm -rf "$tmp"
     else
         [ "$v" = system ] || lib=$GUEST_STAGE/libbpf/$v/lib64
-        PORTABILITY_CACHE=$(own_cache "${KPKG[$k]}") "$PORTABILITY/qemu-run" -k "${KPKG[$k]}" -c "${KCPUS[$k]}" -s "$STAGE" -t "$CELL_TIMEOUT" -- \
-            "mkdir -p $GUEST_STAGE && tar -cf - . | tar -C $GUEST_STAGE -xf - && chown -R root:root $GUEST_STAGE && chmod -R go-w $GUEST_STAGE && echo kernel \$(uname -r) && VSTEST=${tests:+$GUEST_STAGE/vstest} BINDING_FILTER='${BINDING_FILTER:-}' GUEST_CONSOLE_TRACES=1 BINDING_THREADS='${BINDING_THREADS:-}' EXAMPLES='$EXAMPLES' STARTS=${STARTS:-10} bash $GUEST_STAGE/${CELL_SCRIPT:-cell.sh} $GUEST_STAGE $lib 9435" \
+        PORTABILITY_CACHE=$(own_cache "${KPKG[$k]}") "$PORTABILITY/qemu-run" -k "${KPKG[$k]}" -c "$GUEST_CPUS" -s "$STAGE" -t "$CELL_TIMEOUT" -- \
+            "mkdir -p $GUEST_STAGE && tar -cf - . | tar -C $GUEST_STAGE -xf - && chown -R root:root $GUEST_STAGE && chmod -R go-w $GUEST_STAGE && echo kernel \$(uname -r) && VSTEST=${tests:+$GUEST_STAGE/vstest} BINDING_FILTER='${BINDING_FILTER:-}' GUEST_CONSOLE_TRACES=1 EXAMPLES='$EXAMPLES' STARTS=${STARTS:-10} bash $GUEST_STAGE/${CELL_SCRIPT:-cell.sh} $GUEST_STAGE $lib 9435" \
             > "$RESULTS/$cell.txt" 2>&1
         rc=$?
     fi
@@ -113,7 +108,7 @@ run_cell() { # CELL: writes $RESULTS/CELL.txt, its last lines "exit N" and "seco
     grep -q '^cell PASS' "$RESULTS/$cell.txt" && [ "$rc" = 0 ] \
         || { echo "test-kernels: cell $cell FAILED (exit $rc); see $RESULTS/$cell.txt" >&2; grep -E '^check .* FAIL' "$RESULTS/$cell.txt" >&2; }
 }
-# JOBS=1: one cell after another. JOBS>1: one queue per kernel, up to JOBS queues at once (each a 2-vCPU guest).
+# JOBS=1: one cell after another. JOBS>1: one queue per kernel, up to JOBS queues at once (each a guest of GUEST_CPUS vCPUs).
 if [ "${JOBS:-1}" -le 1 ]; then
     for cell in $CELLS; do run_cell "$cell"; done
 else

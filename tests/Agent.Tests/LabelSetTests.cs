@@ -23,8 +23,7 @@ public sealed class LabelSetTests
         EventField.At("u8v", 28, 1, FieldShape.Unsigned),
     ]);
 
-    private static FieldValueDecoder Decoder(string field, string decoder) =>
-        FieldValueDecoder.Create(s_layout.Find(field)!, [new DecoderSpec(decoder)], null, out string? error) ?? throw new InvalidOperationException(error);
+    private static FieldValueDecoder Decoder(string field, string decoder) => Decoders.DecoderKit.On(s_layout.Find(field)!, decoder);
 
     private static byte[] Sample(string comm, int err = 0, uint syscallNr = 0, uint x = 0)
     {

@@ -34,9 +34,7 @@ public sealed class PipelineTests
     {
         var config = new MetricConfig { Name = metricName, Kind = MetricKind.Counter, Key = "ringBuffers[0].metrics[0]" };
         config = config with { MaxSeries = 10 };
-        FieldValueDecoder comm = FieldValueDecoder.Create(_layout.Find("comm")!, [new DecoderSpec("string")], null, out string? error)
-            ?? throw new InvalidOperationException(error);
-        MetricUpdater counter = MetricUpdater.Create(config, [("comm", comm)], null);
+        MetricUpdater counter = MetricUpdater.Create(config, [("comm", Decoders.DecoderKit.On(_layout.Find("comm")!, "string"))], null);
         var ring = new RingSource("pipeline", map, new SampleProcessor(_layout, [counter], null));
         _rings.Add(ring);
         return ring;
@@ -150,6 +148,57 @@ public sealed class PipelineTests
         Assert.Equal(PerBatch, ring0.ChannelDropped);
         Assert.Equal(1, Drain(channel.Reader, worker, pool));
         Assert.Equal(PerBatch, ring0.Delivered);
+    }
+
+    [Fact]
+    public async Task Past_its_wait_a_writer_waits_on_while_KeepWaiting_says_so_and_drops_once_it_does_not()
+    {
+        RingSource ring0 = Ring("decode_events", "keepwait0_total");
+        Channel<SampleBatch> channel = BoundedChannel(1);
+        var pool = new SampleBatchPool(BatchBytes);
+        int asked = 0;
+        bool roomInRings = true;
+        var writer = new BatchWriter(channel.Writer, pool, fullWaitMs: 20)
+        {
+            Rings = [ring0],
+            KeepWaiting = () =>
+            {
+                Interlocked.Increment(ref asked);
+                return Volatile.Read(ref roomInRings);
+            },
+        };
+        var worker = new SampleWorker(channel.Reader, pool, NullLogger.Instance);
+
+        // The worker starts 300 ms late, far past the 20 ms wait: the writer waits on because the rings have room.
+        Task run = Task.Run(async () =>
+        {
+            await Task.Delay(300);
+            await worker.RunAsync();
+        });
+        for (int i = 0; i < 3 * PerBatch; i++)
+        {
+            writer.Add(0, Sample(i));
+        }
+
+        writer.Flush();
+        Assert.True(asked > 0, "the writer never asked whether to wait on");
+        Assert.Equal(0, ring0.ChannelDropped);
+
+        // Once the rings have no room, a batch the full channel refuses is dropped after its wait.
+        channel.Writer.Complete();
+        await run.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(3 * PerBatch, ring0.Delivered);
+
+        Channel<SampleBatch> full = BoundedChannel(1);
+        Volatile.Write(ref roomInRings, false);
+        var stuck = new BatchWriter(full.Writer, pool, fullWaitMs: 20) { Rings = [ring0], KeepWaiting = writer.KeepWaiting };
+        for (int i = 0; i < 2 * PerBatch; i++)
+        {
+            stuck.Add(0, Sample(i));
+        }
+
+        stuck.Flush();
+        Assert.Equal(PerBatch, ring0.ChannelDropped);
     }
 
     [Fact]

@@ -8,7 +8,6 @@
 #      VSTEST=DIR: a copy of the SDK's vstest console (scripts/test-kernels.sh stages one) to run the binding's
 #      kernel tests with this cell's runtime; without it they are not run.
 #      BINDING_FILTER=EXPR: only the binding tests vstest's --TestCaseFilter selects (diagnosis).
-#      BINDING_THREADS=N: xunit's MaxParallelThreads for them (default: xunit's, one per CPU).
 #      GUEST_CONSOLE_TRACES=1 (guests only): kernel call traces and all-CPU soft-lockup backtraces on the console.
 set -uo pipefail
 STAGE=$1 LIBBPF=$2 PORT=${3:-9435}
@@ -113,8 +112,7 @@ if [ -d tests/Bpf.Tests/bin ] && [ -f "${VSTEST:-}/vstest.console.dll" ]; then
     fi
     # One line per test as it ends (with its time), so a slow guest shows where it is; the failures' messages after.
     # vstest waits 90 s for its test host to connect: a cold .NET start in a TCG guest on a loaded machine took longer.
-    CI=true VSTEST_CONNECTION_TIMEOUT=${VSTEST_CONNECTION_TIMEOUT:-900} dotnet "$VSTEST/vstest.console.dll" tests/Bpf.Tests/bin/Bpf.Tests.dll ${BINDING_FILTER:+"--TestCaseFilter:$BINDING_FILTER"} --logger:"console;verbosity=normal" \
-        ${BINDING_THREADS:+-- "xUnit.MaxParallelThreads=$BINDING_THREADS"} 2>&1 \
+    CI=true VSTEST_CONNECTION_TIMEOUT=${VSTEST_CONNECTION_TIMEOUT:-900} dotnet "$VSTEST/vstest.console.dll" tests/Bpf.Tests/bin/Bpf.Tests.dll ${BINDING_FILTER:+"--TestCaseFilter:$BINDING_FILTER"} --logger:"console;verbosity=normal" 2>&1 \
         | tee tests.log | grep --line-buffered -E '^\s+(Passed|Failed|Skipped) ' | sed -u 's/^ */  tests| /'
     rc=${PIPESTATUS[0]}; out=$(cat tests.log)
     echo "$out" | grep -E -A14 '^\s+Failed ' | grep -v -E '^\s+(Failed|Passed|Skipped) |^--|^\s+at ' | head -150 | sed 's/^/  tests| /'

@@ -18,7 +18,7 @@ public sealed class RingSource(string setName, string mapName, BpfMap? map, Samp
     {
     }
 
-    /// <summary>A source with no map: its batches are written by the caller (the pipeline without a kernel, in tests and benchmarks).</summary>
+    /// <summary>A source with no map, which the poller cannot read: its batches are written by the caller (the pipeline's tests without a kernel).</summary>
     public RingSource(string setName, string mapName, SampleProcessor processor, RingTotals? totals = null)
         : this(setName, mapName, null, processor, totals)
     {
