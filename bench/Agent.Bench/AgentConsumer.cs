@@ -127,7 +127,8 @@ internal static class AgentConsumer
                     // once per run; the native consumer's ring_buffer__new is outside its timed drain too.
                     long excludedCpu = ProcessStatus.CpuNanoseconds();
                     Start();
-                    excludedCpu = ProcessStatus.CpuNanoseconds() - excludedCpu;
+                    long cpu0 = ProcessStatus.CpuNanoseconds();
+                    excludedCpu = cpu0 - excludedCpu;
                     long t0 = Stopwatch.GetTimestamp();
                     while (Accounted < produced && Stopwatch.GetElapsedTime(t0) < TimeSpan.FromSeconds(60))
                     {
@@ -138,7 +139,7 @@ internal static class AgentConsumer
                     long stopCpu = ProcessStatus.CpuNanoseconds();
                     Stop();
                     excludedCpu += ProcessStatus.CpuNanoseconds() - stopCpu;
-                    return Stats("drained", elapsed, excludedCpu);
+                    return Stats("drained", elapsed, excludedCpu, windowCpuNs: stopCpu - cpu0);
                 default:
                     return "error unknown command " + cmd;
             }
@@ -182,14 +183,14 @@ internal static class AgentConsumer
             return true;
         }
 
-        private string Stats(string tag, long elapsedNs, long excludedCpuNs = 0)
+        private string Stats(string tag, long elapsedNs, long excludedCpuNs = 0, long windowCpuNs = 0)
         {
             // Managed bytes allocated by every thread but this command thread (whose reads of globals and
             // /proc, and this line, are the benchmark's, not the pipeline's).
             long alloc = GC.GetTotalAllocatedBytes(precise: true) - GC.GetAllocatedBytesForCurrentThread();
             long cpu = ProcessStatus.CpuNanoseconds() - excludedCpuNs;
             return ConsumerStats.Format(tag, Produced, (long)obj.ReadGlobal<ulong>("reserve_failed"), source.Delivered,
-                source.ChannelDropped, source.DecodeErrors, alloc, cpu, elapsedNs, ProcessStatus.Kb("VmRSS"), ProcessStatus.Kb("VmHWM"), worker.Batches);
+                source.ChannelDropped, source.DecodeErrors, alloc, cpu, elapsedNs, ProcessStatus.Kb("VmRSS"), ProcessStatus.Kb("VmHWM"), worker.Batches, windowCpuNs);
         }
     }
 }

@@ -39,7 +39,9 @@ internal static class ThroughputScenarios
             dropped += d.ChannelDropped;
             complete &= d.Delivered + d.ChannelDropped == d.Produced;
             reps.Add(d.Delivered > 0 ? (double)d.ElapsedNs / d.Delivered : double.NaN);
-            cpu.Add(d.Delivered > 0 ? (double)d.CpuNs / d.Delivered : double.NaN);
+            // CPU of the consumer's process from the drain's start to its end (the wall clock's window), so that what
+            // runs meanwhile in the fill before it (the runtime's background compilation, timers) does not count.
+            cpu.Add(d.Delivered > 0 ? (double)d.WindowCpuNs / d.Delivered : double.NaN);
             log($"  drain {size} B {ProducerSession.Name(kind)}: {d.Delivered} samples in {d.ElapsedNs / 1e6:F1} ms = {reps[^1]:F1} ns/sample (cpu {cpu[^1]:F1}), channel drops {d.ChannelDropped}, ring overflow at fill {d.ReserveFailed}");
         }
 
