@@ -1,8 +1,9 @@
 namespace Bpf.Tests;
 
 /// <summary>
-/// Reading a ring in segments: records cut on one thread and read in place on another, in order, byte-exact; the
-/// kernel gets the space back only on release; libbpf is not asked to wait while a segment is out.
+/// Reading a ring in segments: records cut on one thread and read in place on another, in order, byte-exact; one
+/// segment of a ring out at a time; the kernel gets the space back only as it is read and released; a reader that
+/// stops early hands the rest to the next cut; libbpf is not asked to wait while a segment is out.
 /// </summary>
 public sealed class RingSegmentTests
 {
@@ -26,19 +27,17 @@ public sealed class RingSegmentTests
                 seen.Add(first.ToArray());
             }
 
-            // Cut 100 bytes at a time (one record each) and read every segment on another thread before releasing it.
-            while (rb.TryCut(0, 100, out RingSegment segment))
-            {
-                Assert.Equal(0, segment.Ring);
-                Assert.False(rb.AllReleased(0));
-                List<byte[]> read = Task.Run(() => ReadAll(segment)).Result;
-                Assert.Equal(segment.Count, read.Count);
-                Assert.Equal(segment.Count * (long)TestEvent.Size, segment.Bytes);
-                seen.AddRange(read);
-                segment.Release();
-            }
-
+            // One segment: everything after the first record, read on another thread before it is released.
+            Assert.True(rb.TryCut(0, out RingSegment segment));
+            Assert.Equal(0, segment.Ring);
+            Assert.Equal((Burst - 1) * 56L, segment.SpanBytes);
+            Assert.False(rb.AllReleased(0));
+            Assert.False(rb.TryCut(0, out _)); // one segment of a ring is out at a time
+            List<byte[]> read = Task.Run(() => ReadAndRelease(segment, int.MaxValue)).Result;
+            Assert.Equal((int)Burst - 1, read.Count);
+            seen.AddRange(read);
             Assert.True(rb.AllReleased(0));
+            Assert.False(rb.TryCut(0, out _)); // nothing new
         }
 
         Assert.Equal((int)(Triggers * Burst), seen.Count);
@@ -62,9 +61,7 @@ public sealed class RingSegmentTests
         Trigger.Getppid(1);
         Assert.True(rb.Wait(1000));
         Assert.True(rb.TryTakeFirst(0, out _));
-        Assert.True(rb.TryCut(0, 1 << 20, out RingSegment segment));
-        Assert.Equal((int)Burst - 1, segment.Count);
-
+        Assert.True(rb.TryCut(0, out RingSegment segment));
         // Cut but not released: the kernel still counts the bytes as unconsumed, and Wait returns at once.
         Assert.Equal((long)(Burst - 1) * 56, rb.PendingBytes(0));
         var watch = System.Diagnostics.Stopwatch.StartNew();
@@ -72,9 +69,75 @@ public sealed class RingSegmentTests
         Assert.True(watch.ElapsedMilliseconds < 1000, $"Wait blocked {watch.ElapsedMilliseconds} ms with a segment out");
         Assert.False(rb.TryTakeFirst(0, out _)); // libbpf was not called: no record was taken out of the ring
 
-        segment.Release();
+        Assert.Equal((int)Burst - 1, ReadAndRelease(segment, int.MaxValue).Count);
         Assert.Equal(0, rb.PendingBytes(0));
+        Assert.Equal(Burst, rb.Rings[0].SamplesReceived);
         Assert.False(rb.Wait(50)); // nothing left: a real wait that times out
+    }
+
+    [KernelFact]
+    public void A_reader_that_stops_early_hands_the_rest_to_the_next_cut()
+    {
+        const uint Burst = 8;
+        using BpfObject obj = Load(Burst, ringBytes: Environment.SystemPageSize);
+        using BpfLink link = obj.GetProgram("emit_burst").Attach();
+        using var rb = new RingBuffer(obj.GetMap("events"));
+        string comm = TestEvent.CurrentThreadComm();
+
+        Trigger.Getppid(1);
+        Assert.True(rb.Wait(1000));
+        Assert.True(rb.TryTakeFirst(0, out _));
+        Assert.True(rb.TryCut(0, out RingSegment first));
+        List<byte[]> read = ReadAndRelease(first, 3);
+        Assert.Equal(4 * 56L, rb.PendingBytes(0)); // three of seven released
+        Assert.Equal(4, rb.Rings[0].SamplesReceived); // the copied first record and the three read
+
+        Assert.True(rb.TryCut(0, out RingSegment rest));
+        Assert.Equal(4 * 56L, rest.SpanBytes);
+        read.AddRange(ReadAndRelease(rest, int.MaxValue));
+        Assert.Equal(7, read.Count);
+        for (int i = 0; i < read.Count; i++)
+        {
+            Assert.Equal(TestEvent.Expected((ulong)i + 1, TestEvent.KindReserved, comm), read[i]);
+        }
+
+        Assert.Equal(0, rb.PendingBytes(0));
+        Assert.Equal(Burst, rb.Rings[0].SamplesReceived);
+    }
+
+    [KernelFact]
+    public void A_long_segment_gives_space_back_as_it_is_read()
+    {
+        const uint Burst = 8;
+        const int Triggers = 30; // 240 records of 56 bytes: 13 KiB of a 16 KiB ring, given back a quarter ring at a time
+        using BpfObject obj = Load(Burst, ringBytes: 4 * Environment.SystemPageSize);
+        using BpfLink link = obj.GetProgram("emit_burst").Attach();
+        using var rb = new RingBuffer(obj.GetMap("events"));
+
+        Trigger.Getppid(Triggers);
+        Assert.True(rb.Wait(1000));
+        Assert.True(rb.TryTakeFirst(0, out _));
+        Assert.True(rb.TryCut(0, out RingSegment segment));
+        long total = rb.PendingBytes(0);
+        Assert.Equal(segment.SpanBytes, total);
+
+        RingSegment.Reader reader = segment.GetEnumerator();
+        for (int i = 0; i < 150; i++)
+        {
+            Assert.True(reader.MoveNext());
+        }
+
+        long pending = rb.PendingBytes(0);
+        Assert.True(pending < total - Environment.SystemPageSize, $"nothing given back while reading: {pending} of {total} bytes pending");
+        Assert.True(pending > 0);
+        Assert.False(rb.AllReleased(0)); // still out: no cut, no libbpf call
+        while (reader.MoveNext())
+        {
+        }
+
+        reader.Release();
+        Assert.Equal(0, rb.PendingBytes(0));
+        Assert.Equal(Triggers * Burst, rb.Rings[0].SamplesReceived);
     }
 
     [KernelFact]
@@ -88,25 +151,27 @@ public sealed class RingSegmentTests
         Trigger.Getppid(1);
         Assert.True(rb.Wait(1000));
         Assert.True(rb.TryTakeFirst(0, out _));
-        Assert.True(rb.TryCut(0, 1 << 20, out RingSegment segment));
+        Assert.True(rb.TryCut(0, out RingSegment segment));
         rb.Dispose();
         Assert.Throws<ObjectDisposedException>(() => rb.Wait(0));
 
         // Still readable: the unmapping waits for the release.
-        List<byte[]> read = ReadAll(segment);
+        List<byte[]> read = ReadAndRelease(segment, int.MaxValue);
         Assert.Equal(3, read.Count);
         Assert.Equal(TestEvent.Expected(1, TestEvent.KindReserved, comm), read[0]);
-        segment.Release();
     }
 
-    private static List<byte[]> ReadAll(RingSegment segment)
+    // Reads up to max records of the segment, then releases what was read (the rest goes to the next cut).
+    private static List<byte[]> ReadAndRelease(RingSegment segment, int max)
     {
         var read = new List<byte[]>();
-        foreach (ReadOnlySpan<byte> record in segment)
+        RingSegment.Reader reader = segment.GetEnumerator();
+        while (read.Count < max && reader.MoveNext())
         {
-            read.Add(record.ToArray());
+            read.Add(reader.Current.ToArray());
         }
 
+        reader.Release();
         return read;
     }
 

@@ -8,7 +8,7 @@ namespace BpfAgent.Pipeline;
 /// make room, and past that for as long as <see cref="KeepWaiting"/> says (the poller: while every ring has room and
 /// no stop is due). Meanwhile the kernel rings keep buffering; dropping a batch they still have room for would lose
 /// samples for nothing, since a segment's records take ring space either way. Past both, the batch's samples are
-/// dropped and counted per ring, and a dropped segment's space goes back to the kernel in ring order. 0 drops at once.
+/// dropped and counted per ring, and a dropped segment's space goes back to the kernel at once. 0 drops at once.
 /// On a host with few cores, dropping at once would have the poll thread take the CPU the worker needs to catch up.
 /// </summary>
 public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPool pool, int fullWaitMs = 0)
@@ -45,28 +45,28 @@ public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPo
 
     /// <summary>
     /// Copies the records of <paramref name="segment"/> into the current batch and gives its space back to the kernel;
-    /// false (nothing copied, nothing released) when they do not fit in one batch. Only for a segment whose ring has
-    /// nothing else in flight: releasing it releases every earlier segment of its ring.
+    /// false (nothing read, nothing released) when they might not fit in one batch.
     /// </summary>
     public bool TryCopy(Bpf.RingSegment segment)
     {
         _current ??= Rent(0);
-        if (!_current.HasRoomFor(segment.Count, segment.Bytes))
+        if (!_current.HasRoomFor(segment))
         {
             Flush();
             _current = Rent(0);
-            if (!_current.HasRoomFor(segment.Count, segment.Bytes))
+            if (!_current.HasRoomFor(segment))
             {
                 return false;
             }
         }
 
-        foreach (ReadOnlySpan<byte> record in segment)
+        Bpf.RingSegment.Reader reader = segment.GetEnumerator();
+        while (reader.MoveNext())
         {
-            _current.TryAdd(segment.Ring, record);
+            _current.TryAdd(segment.Ring, reader.Current);
         }
 
-        segment.Release();
+        reader.Release();
         return true;
     }
 
@@ -76,15 +76,6 @@ public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPo
         _current ??= Rent(0);
         _current.SetSegment(segment);
         Flush();
-    }
-
-    /// <summary>Gives the space of dropped segments back once nothing earlier of their ring is in flight.</summary>
-    public void ReleaseDropped()
-    {
-        foreach (RingSource r in _rings)
-        {
-            r.ReleaseDropped();
-        }
     }
 
     /// <summary>Sends the current batch, if any.</summary>
@@ -108,11 +99,9 @@ public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPo
         segmentRing?.SegmentHandedOff(); // before the write: the worker may release it at once
         if (writer.TryWrite(batch) || WaitToWrite(batch))
         {
-            segmentRing?.ForgetDropped();
             return;
         }
 
-        segmentRing?.SegmentReleased();
         for (int i = 0; i < batch.Count; i++)
         {
             batch.Rings[batch.RingOf(i)].AddChannelDropped(1);
@@ -120,8 +109,15 @@ public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPo
 
         if (segmentRing is not null)
         {
-            segmentRing.AddChannelDropped(segment.Count);
-            segmentRing.Dropped(segment);
+            // Its records are read only to count them: received, and dropped at stage channel.
+            Bpf.RingSegment.Reader reader = segment.GetEnumerator();
+            while (reader.MoveNext())
+            {
+            }
+
+            segmentRing.AddChannelDropped(reader.Count);
+            reader.Release();
+            segmentRing.SegmentReleased();
         }
 
         pool.Return(batch);

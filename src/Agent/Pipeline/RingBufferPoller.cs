@@ -63,7 +63,7 @@ public sealed class RingBufferPoller : IDisposable
 
     public int ChannelCapacity { get; init; } = int.MaxValue;
 
-    /// <summary>Bytes of ring one segment spans at most: a batch's worth, so the channel's bound means what it did with copies.</summary>
+    /// <summary>A segment spanning less than half this many bytes of ring is copied into a batch rather than handed over.</summary>
     public int SegmentBytes { get; init; } = 64 * 1024;
 
     private void MarkProgress() => Interlocked.Exchange(ref _progressTicks, Environment.TickCount64);
@@ -121,18 +121,6 @@ public sealed class RingBufferPoller : IDisposable
 
         _thread = null;
 
-        // A segment dropped while earlier ones were in flight gives its space back once the worker is done with them:
-        // otherwise a ring buffer freed after a reload would wait for that release for ever.
-        if (_writer is BatchWriter writer)
-        {
-            long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
-            while (writer.Rings.Any(r => r.HasSegmentsInFlight) && Environment.TickCount64 < deadline)
-            {
-                Thread.Sleep(1);
-            }
-
-            writer.ReleaseDropped();
-        }
     }
 
     private static BpfMap MapOf(RingSource ring) =>
@@ -183,7 +171,6 @@ public sealed class RingBufferPoller : IDisposable
                 else
                 {
                     _pool.ExpectReturn();
-                    writer.ReleaseDropped();
                     bool idle = AllReleased(rb);
                     if (idle)
                     {
@@ -220,7 +207,22 @@ public sealed class RingBufferPoller : IDisposable
             {
                 Volatile.Write(ref _drainUntil, Environment.TickCount64 + FinalDrainMilliseconds);
                 TakeFirstRecords(rb, writer);
-                CutAll(rb, writer);
+                while (!StopRequested)
+                {
+                    _pool.ExpectReturn();
+                    int cut = CutAll(rb, writer);
+                    writer.Flush();
+                    if (cut == 0)
+                    {
+                        if (AllReleased(rb))
+                        {
+                            break; // nothing in flight, nothing new
+                        }
+
+                        _pool.WaitForReturn(10); // a segment is with the worker: cut again once it is back
+                    }
+                }
+
                 Volatile.Write(ref _drainUntil, 0);
             }
 
@@ -262,39 +264,28 @@ public sealed class RingBufferPoller : IDisposable
         return taken;
     }
 
-    // Round robin over the rings, one segment each per turn, while they hold whole segments' worth (or until stop is
-    // requested). A short segment means the ring is caught up: the loop then waits for the worker before cutting the
-    // little that came meanwhile, instead of spinning on the producer's position.
-    // A short segment of a ring with nothing in flight is copied into the current batch and given back at once: at a
-    // moderate rate a wakeup brings a record or two, and handing each such segment to the worker (and waiting for it
+    // Each ring whose last segment is back: what it holds now goes to the worker as one segment, read in place (the
+    // poll thread does not read it). A short one is copied into the current batch instead and given back at once: at
+    // a moderate rate a wakeup brings a record or two, and handing each such segment to the worker (and waiting for it
     // to give the space back before waiting on libbpf again) cost a thread hand-off per wakeup, 3x the agent CPU per
-    // event of copies. Whole segments still travel in place, which is what the drain's throughput needs.
+    // event of copies. Returns the segments handed over or copied.
     private int CutAll(RingBuffer rb, BatchWriter writer)
     {
-        int samples = 0;
-        bool more = true;
-        while (more && !StopRequested)
+        int cut = 0;
+        for (int i = 0; i < rb.Rings.Count && !StopRequested; i++)
         {
-            more = false;
-            for (int i = 0; i < rb.Rings.Count; i++)
+            if (rb.TryCut(i, out RingSegment segment))
             {
-                bool nothingInFlight = rb.AllReleased(i);
-                if (rb.TryCut(i, SegmentBytes, out RingSegment segment))
+                cut++;
+                if (segment.SpanBytes >= SegmentBytes / 2 || !writer.TryCopy(segment))
                 {
-                    samples += segment.Count;
-                    bool full = segment.Bytes + (segment.Count * 8L) >= SegmentBytes / 2;
-                    more |= full;
-                    if (full || !nothingInFlight || !writer.TryCopy(segment))
-                    {
-                        writer.Add(segment);
-                    }
+                    writer.Add(segment);
                 }
             }
-
-            MarkProgress();
         }
 
-        return samples;
+        MarkProgress();
+        return cut;
     }
 
     public void Dispose()

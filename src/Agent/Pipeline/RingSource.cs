@@ -4,7 +4,8 @@ namespace BpfAgent.Pipeline;
 
 /// <summary>
 /// One configured ring buffer in the pipeline: its map, where its samples go, and its counters by stage
-/// (received and channel drops are counted on the poll thread, decode errors and deliveries on the worker).
+/// (received by whoever reads a record: the worker for records read in place, the poll thread for copies and drops;
+/// channel drops on the poll thread, decode errors and deliveries on the worker).
 /// The counters live in a <see cref="RingTotals"/> that a reloaded set's new source shares with the old one.
 /// </summary>
 public sealed class RingSource(string setName, string mapName, BpfMap? map, SampleProcessor processor, RingTotals? totals = null)
@@ -99,39 +100,14 @@ public sealed class RingSource(string setName, string mapName, BpfMap? map, Samp
     internal RingTotals Totals => _totals;
 
     private int _segmentsInFlight;
-    private RingSegment _dropped;
 
-    /// <summary>Segments of this ring handed to the worker and not yet released by it.</summary>
+    /// <summary>Whether this ring's segment is with the worker (handed over and not yet released by it).</summary>
     internal bool HasSegmentsInFlight => Volatile.Read(ref _segmentsInFlight) > 0;
 
     internal void SegmentHandedOff() => Interlocked.Increment(ref _segmentsInFlight);
 
-    /// <summary>The worker is done with a segment of this ring and gave its space back to the kernel.</summary>
+    /// <summary>The worker is done with this ring's segment (or it was dropped) and its space went back to the kernel.</summary>
     internal void SegmentReleased() => Interlocked.Decrement(ref _segmentsInFlight);
-
-    /// <summary>
-    /// A segment the channel refused (its samples counted as channel drops). Its space is given back only once no
-    /// earlier segment of the ring is in flight (space is released in ring order); a later segment handed to the
-    /// worker releases it with its own. Poll thread only.
-    /// </summary>
-    internal void Dropped(RingSegment segment)
-    {
-        _dropped = segment;
-        ReleaseDropped();
-    }
-
-    /// <summary>A later segment was handed over: its release covers the dropped one's space. Poll thread only.</summary>
-    internal void ForgetDropped() => _dropped = default;
-
-    /// <summary>Gives a dropped segment's space back once nothing earlier of this ring is in flight. Poll thread only.</summary>
-    internal void ReleaseDropped()
-    {
-        if (!_dropped.IsEmpty && !HasSegmentsInFlight)
-        {
-            _dropped.Release();
-            _dropped = default;
-        }
-    }
 
     internal void AddChannelDropped(long n) => Interlocked.Add(ref _totals.ChannelDropped, n);
 

@@ -32,9 +32,6 @@ public sealed class SampleBatch
     /// <summary>Records read in place, after the copied samples; its <see cref="RingSegment.Ring"/> indexes <see cref="Rings"/>.</summary>
     public RingSegment Segment { get; private set; }
 
-    /// <summary>Samples in the batch: copied ones and the segment's.</summary>
-    public int SampleCount => Count + Segment.Count;
-
     /// <summary>Attaches the segment; a batch carries one, which ends it.</summary>
     public void SetSegment(RingSegment segment)
     {
@@ -46,9 +43,12 @@ public sealed class SampleBatch
         Segment = segment;
     }
 
-    /// <summary>Whether <paramref name="samples"/> more samples of <paramref name="bytes"/> in all fit as copies.</summary>
-    public bool HasRoomFor(int samples, long bytes) =>
-        Segment.IsEmpty && Count + samples <= _entries.Length && UsedBytes + bytes <= Data.Length;
+    /// <summary>
+    /// Whether a segment's records fit as copies, for sure: a record takes at least 8 bytes of ring (its header), so it
+    /// holds at most <see cref="RingSegment.SpanBytes"/>/8 of them, with fewer sample bytes than that.
+    /// </summary>
+    public bool HasRoomFor(RingSegment segment) =>
+        Segment.IsEmpty && Count + (segment.SpanBytes / 8) <= _entries.Length && UsedBytes + segment.SpanBytes <= Data.Length;
 
     public bool TryAdd(int ring, ReadOnlySpan<byte> sample)
     {

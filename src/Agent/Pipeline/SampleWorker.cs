@@ -16,6 +16,8 @@ public sealed class SampleWorker(ChannelReader<SampleBatch> reader, SampleBatchP
     private readonly List<RingSource> _touched = [];
     private long[] _delivered = new long[4];
     private long _batches;
+    // Records of the segment being processed that were not delivered (decode errors, exceptions).
+    private long _failed;
 
     public long Batches => Interlocked.Read(ref _batches);
 
@@ -33,7 +35,7 @@ public sealed class SampleWorker(ChannelReader<SampleBatch> reader, SampleBatchP
                 catch (Exception e)
                 {
                     // A bug outside the per-sample guard must not end the worker: the channel would fill for good.
-                    logger.LogError(e, "A batch of {Count} samples could not be processed", batch.SampleCount);
+                    logger.LogError(e, "A batch of {Count} copied samples and {Segment} bytes of ring could not be processed", batch.Count, batch.Segment.SpanBytes);
                 }
 
                 pool.Return(batch);
@@ -90,37 +92,49 @@ public sealed class SampleWorker(ChannelReader<SampleBatch> reader, SampleBatchP
         }
     }
 
+    // The segment's records where they lie: counted as received by the reader when it reaches the end (or a record
+    // still being written), then delivered after the metrics, then their space goes back to the kernel.
     private void ProcessSegment(RingSegment segment, RingSource source)
     {
         SampleProcessor processor = source.Processor;
-        long delivered = 0;
+        RingSegment.Reader reader = segment.GetEnumerator();
+        _failed = 0;
         try
         {
-            foreach (ReadOnlySpan<byte> sample in segment)
+            while (true)
             {
                 try
                 {
-                    if (processor.Process(sample))
-                    {
-                        delivered++;
-                    }
-                    else
-                    {
-                        source.AddDecodeError();
-                    }
+                    ProcessRecords(ref reader, processor, source);
+                    break;
                 }
                 catch (Exception e)
                 {
-                    DecodeFailed(source, e);
+                    _failed++;
+                    DecodeFailed(source, e); // the reader is past the record that threw: go on with the next
                 }
             }
         }
         finally
         {
-            // After the metrics, as above; then the space goes back to the kernel: nothing reads these records again.
-            source.AddDelivered(delivered);
-            segment.Release();
+            reader.CountReceived();
+            source.AddDelivered(reader.Count - _failed);
+            reader.Release();
             source.SegmentReleased();
+        }
+    }
+
+    // No exception handling in here, so the loop stays tight (the caller resumes it after a throw). Every record the
+    // reader returns is delivered unless counted in _failed.
+    private void ProcessRecords(ref RingSegment.Reader reader, SampleProcessor processor, RingSource source)
+    {
+        while (reader.MoveNext())
+        {
+            if (!processor.Process(reader.Current))
+            {
+                source.AddDecodeError();
+                _failed++;
+            }
         }
     }
 

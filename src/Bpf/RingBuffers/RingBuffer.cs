@@ -5,7 +5,7 @@ namespace Bpf;
 
 /// <summary>
 /// A libbpf <c>ring_buffer</c> over one or more BPF_MAP_TYPE_RINGBUF maps. Two ways to read it, on one path:
-/// in segments (<see cref="Wait"/>, <see cref="TryCut"/>, <see cref="RingSegment.Release"/>: records read where
+/// in segments (<see cref="Wait"/>, <see cref="TryCut"/>, <see cref="RingSegment.Reader"/>: records read where
 /// they lie, on any thread, and given back to the kernel once read), or with a consumer per ring
 /// (<see cref="Poll"/>, <see cref="Consume"/>: the same segments, each record handed to the consumer on the
 /// calling thread). Wait, Poll, Consume, TryCut and Add must be called from one thread at a time; reading allocates
@@ -32,9 +32,6 @@ public sealed unsafe class RingBuffer : IDisposable
 {
     // Returned by the native callback after it copied the first record, so that libbpf's loop ends there.
     private const int HandOff = -Errno.EINPROGRESS;
-
-    // Bytes of ring a consumer-mode segment spans at most (the consumer sees one record at a time anyway).
-    private const int ConsumerSegmentBytes = 1 << 20;
 
     private const int Idle = 0;
     private const int InCall = 1;
@@ -147,24 +144,17 @@ public sealed unsafe class RingBuffer : IDisposable
     }
 
     /// <summary>
-    /// Takes the next committed records of the ring at <paramref name="ring"/>, in order, spanning at most
-    /// <paramref name="maxBytes"/> of ring (at least one record), and counts them as received. False when the ring
-    /// has none now. Release the segment once read; until then its space stays unavailable to the kernel.
+    /// Takes what the ring at <paramref name="ring"/> holds past the last segment: every record the producer has
+    /// written, unread (the segment's reader reads them, counts them as received and releases them). False while that
+    /// ring's last segment is out, when it has nothing new, or when its next record is still being written. Until the
+    /// segment is released its space stays unavailable to the kernel.
     /// </summary>
-    public bool TryCut(int ring, int maxBytes, out RingSegment segment)
+    public bool TryCut(int ring, out RingSegment segment)
     {
         Enter();
         try
         {
-            Ring r = _rings[ring];
-            if (!Cut(r, ring, maxBytes, out segment))
-            {
-                return false;
-            }
-
-            r.Samples += segment.Count;
-            r.ByteCount += segment.Bytes;
-            return true;
+            return Cut(_rings[ring], ring, out segment);
         }
         finally
         {
@@ -286,15 +276,15 @@ public sealed unsafe class RingBuffer : IDisposable
         return rc > 0;
     }
 
-    private static bool Cut(Ring r, int index, int maxBytes, out RingSegment segment)
+    private static bool Cut(Ring r, int index, out RingSegment segment)
     {
-        if (!r.Memory.TryCut(maxBytes, out ulong start, out ulong end, out int count, out long bytes))
+        if (!r.Memory.TryCut(out ulong start, out ulong end))
         {
             segment = default;
             return false;
         }
 
-        segment = new RingSegment(r, index, start, end, count, bytes);
+        segment = new RingSegment(r, index, start, end);
         return true;
     }
 
@@ -323,25 +313,26 @@ public sealed unsafe class RingBuffer : IDisposable
                 }
             }
 
-            while (Cut(r, i, ConsumerSegmentBytes, out RingSegment segment))
+            while (Cut(r, i, out RingSegment segment))
             {
-                RingSegment.Enumerator e = segment.GetEnumerator();
+                RingSegment.Reader e = segment.GetEnumerator();
                 while (e.MoveNext())
                 {
                     total++;
-                    r.Samples++;
-                    r.ByteCount += e.Current.Length;
                     if (!r.Deliver(e.Current))
                     {
                         // The consumer asked to stop: what follows this record stays for the next call.
-                        r.Memory.Release(e.Position);
-                        r.Memory.Rewind(e.Position);
+                        e.Release();
                         _stopped = true;
                         return (int)Math.Min(int.MaxValue, total);
                     }
                 }
 
-                segment.Release();
+                e.Release();
+                if (e.Position < segment.End)
+                {
+                    break; // a record still being written: the next call reads on from it
+                }
             }
         }
 

@@ -10,10 +10,12 @@ namespace Bpf;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Two positions: the cut position (how far records were handed out as <see cref="RingSegment"/>s, this side's
+/// Two positions: the cut position (how far records were handed out as a <see cref="RingSegment"/>, this side's
 /// own) and the kernel's consumer position (how far they were released; the kernel may overwrite what lies before
 /// it). Cutting and releasing are separate so that records can be read after the thread that found them moved on,
-/// and space goes back to the producer only once they were read.
+/// and space goes back to the producer only once they were read. One segment of a ring is out at a time: a cut
+/// takes everything written so far, so a second one has nothing to wait for, and a reader that stops early hands the
+/// rest back by releasing up to where it stopped.
 /// </para>
 /// <para>
 /// The data pages are mapped once, not twice as libbpf does (the kernel allows a second copy after the first so
@@ -74,7 +76,7 @@ internal sealed unsafe class RingMemory : IDisposable
     /// <summary>Unconsumed bytes (headers and padding included) the kernel has written so far.</summary>
     public long Pending => (long)(Volatile.Read(ref *_producerPos) - Volatile.Read(ref *_consumerPos));
 
-    /// <summary>Whether every record cut so far was released (the kernel's consumer position is the cut position).</summary>
+    /// <summary>Whether the segment cut last was released (the kernel's consumer position is the cut position).</summary>
     public bool AllReleased => _data is null || Volatile.Read(ref *_consumerPos) == Volatile.Read(ref _cut);
 
     /// <summary>Whether the producer has written past the cut position.</summary>
@@ -87,93 +89,67 @@ internal sealed unsafe class RingMemory : IDisposable
     public void FollowConsumer() => Volatile.Write(ref _cut, Volatile.Read(ref *_consumerPos));
 
     /// <summary>
-    /// Takes the committed records from the cut position on, in order, up to <paramref name="maxBytes"/> of ring
-    /// (headers included; at least one record), stopping at a record still being written. Discarded records are
-    /// inside the range but not counted. False when there is nothing to take.
+    /// Takes everything the producer has written from the cut position on, without reading it: the reader walks the
+    /// records (<see cref="RingSegment.Reader"/>) and stops at one still being written. False while the last segment
+    /// is out (it may stop early and hand the rest back), when there is nothing new, or when the next record is still
+    /// being written (a wait then wakes when it is committed: the kernel wakes a consumer waiting at that record).
     /// </summary>
-    public bool TryCut(int maxBytes, out ulong start, out ulong end, out int count, out long bytes)
+    public bool TryCut(out ulong start, out ulong end)
     {
-        // Locals only in the loop: the acquire reads would otherwise make the JIT reload every field per record.
         byte* data = _data;
         ObjectDisposedException.ThrowIf(data is null, this);
-        ulong mask = _dataSize - 1;
-        ulong pos = _cut;
-        ulong first = pos;
-        ulong prod = Volatile.Read(ref *_producerPos);
-        ulong limit = pos + (ulong)Math.Max(maxBytes, HeaderBytes);
-        int n = 0;
-        long sum = 0;
-        while (pos < prod)
+        ulong cut = _cut;
+        start = end = cut;
+        if (Volatile.Read(ref *_consumerPos) != cut)
         {
-            uint len = Volatile.Read(ref *(uint*)(data + (pos & mask)));
-            if ((len & BusyBit) != 0)
-            {
-                break; // not committed yet: the next cut picks it up
-            }
-
-            uint size = len & ~(BusyBit | DiscardBit);
-            ulong next = pos + ((size + HeaderBytes + 7UL) & ~7UL);
-            if (next > limit && pos > first)
-            {
-                break;
-            }
-
-            if (next > prod)
-            {
-                throw Corrupt(size, pos, prod);
-            }
-
-            if ((len & DiscardBit) == 0)
-            {
-                n++;
-                sum += size;
-            }
-
-            pos = next;
+            return false;
         }
 
-        start = first;
-        end = pos;
-        count = n;
-        bytes = sum;
-        Volatile.Write(ref _cut, pos);
-        return pos > first;
+        // The producer writes a record's header (busy) before it publishes the position past it.
+        ulong prod = Volatile.Read(ref *_producerPos);
+        if (prod == cut || (Volatile.Read(ref *(uint*)(data + (cut & (_dataSize - 1)))) & BusyBit) != 0)
+        {
+            return false;
+        }
+
+        end = prod;
+        Volatile.Write(ref _cut, prod);
+        return true;
     }
 
-    private InvalidDataException Corrupt(uint size, ulong pos, ulong prod) =>
-        new($"Ring buffer map '{_mapName}': a record of {size} bytes at position {pos} runs past the producer position {prod}.");
+    /// <summary>The data pages, for a reader's loop.</summary>
+    internal byte* Data => _data;
 
-    /// <summary>Cuts from <paramref name="position"/> again (a reader stopped inside the last segment, which it released up to there).</summary>
-    public void Rewind(ulong position) => Volatile.Write(ref _cut, position);
+    internal ulong DataSize => _dataSize;
 
-    /// <summary>Gives the ring space before <paramref name="position"/> back to the kernel (in cut order).</summary>
+    internal InvalidDataException Corrupt(uint size, ulong pos, ulong end) =>
+        new($"Ring buffer map '{_mapName}': a record of {size} bytes at position {pos} runs past the producer position {end}.");
+
+    /// <summary>
+    /// Gives the ring space before <paramref name="position"/> back to the kernel. Before the cut position: the reader
+    /// stopped early (a record still being written, or its consumer stopped), and cutting continues from there.
+    /// </summary>
     public void Release(ulong position)
     {
         ulong* consumer = _consumerPos;
-        if (consumer is not null)
+        if (consumer is null)
         {
-            Volatile.Write(ref *consumer, position);
-        }
-    }
-
-    /// <summary>The record whose header is at <paramref name="pos"/>; <paramref name="next"/> is where the following one starts.</summary>
-    public ReadOnlySpan<byte> RecordAt(ulong pos, out ulong next, out bool discarded)
-    {
-        uint len = *(uint*)(_data + (pos & (_dataSize - 1)));
-        int size = (int)(len & ~(BusyBit | DiscardBit));
-        next = pos + (((ulong)size + HeaderBytes + 7) & ~7UL);
-        discarded = (len & DiscardBit) != 0;
-        ulong offset = (pos & (_dataSize - 1)) + HeaderBytes;
-        if (offset + (ulong)size <= _dataSize)
-        {
-            return new ReadOnlySpan<byte>(_data + offset, size);
+            return;
         }
 
-        return Joined(offset, size);
+        if (position < _cut)
+        {
+            Volatile.Write(ref _cut, position); // before the consumer position: whoever sees it released sees the cut
+        }
+
+        Volatile.Write(ref *consumer, position);
     }
+
+    /// <summary>Gives space back while a segment is still being read (records before <paramref name="position"/> are done with).</summary>
+    internal void ReleaseSome(ulong position) => Volatile.Write(ref *_consumerPos, position);
 
     // A record that wraps the end of the data pages: its two pieces joined in a scratch buffer.
-    private ReadOnlySpan<byte> Joined(ulong offset, int size)
+    internal ReadOnlySpan<byte> Joined(ulong offset, int size)
     {
         if (_scratch.Length < size)
         {

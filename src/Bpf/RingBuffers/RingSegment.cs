@@ -1,11 +1,11 @@
 namespace Bpf;
 
 /// <summary>
-/// A run of committed records of one ring of a <see cref="RingBuffer"/>, in order, read where they lie in the
-/// ring's pages: what <see cref="RingBuffer.TryCut"/> hands out and what a reader gives back with
-/// <see cref="Release"/>. Until it is released the kernel cannot reuse its space, so its records stay valid on any
-/// thread; once released they must not be read. Segments of one ring are read by one thread at a time and
-/// released in the order they were cut (releasing one releases every earlier one of its ring).
+/// What one ring of a <see cref="RingBuffer"/> held when <see cref="RingBuffer.TryCut"/> looked: every record the
+/// producer had written past the last segment, not read yet. Its <see cref="Reader"/> reads the records where they lie
+/// in the ring's pages, on any thread, counts them as received, and gives their space back to the kernel
+/// (<see cref="Reader.Release"/>). Until then the kernel cannot reuse that space, so the records stay valid; once
+/// released they must not be read. One segment of a ring is out at a time.
 /// </summary>
 public readonly struct RingSegment
 {
@@ -13,65 +13,140 @@ public readonly struct RingSegment
     private readonly ulong _start;
     private readonly ulong _end;
 
-    internal RingSegment(RingBuffer.Ring ring, int index, ulong start, ulong end, int count, long bytes)
+    internal RingSegment(RingBuffer.Ring ring, int index, ulong start, ulong end)
     {
         _ring = ring;
         _start = start;
         _end = end;
         Ring = index;
-        Count = count;
-        Bytes = bytes;
     }
 
     /// <summary>The ring's index in its ring buffer (the order rings were added).</summary>
     public int Ring { get; }
 
-    /// <summary>Records in the segment (discarded ones are skipped and not counted).</summary>
-    public int Count { get; }
+    /// <summary>Bytes of ring the segment spans: its records with their 8-byte headers and padding.</summary>
+    public long SpanBytes => (long)(_end - _start);
 
-    /// <summary>Sample bytes in the segment, headers and padding not included.</summary>
-    public long Bytes { get; }
+    /// <summary>The ring position the segment ends at (a reader that stopped before it stopped at a record still being written).</summary>
+    public ulong End => _end;
 
     public bool IsEmpty => _ring is null;
 
-    /// <summary>Walks the records in order; each span is valid until the segment is released.</summary>
-    public Enumerator GetEnumerator() => new(_ring?.Memory, _start, _end);
+    /// <summary>Reads the records in order (foreach, or the reader itself to release what it read).</summary>
+    public Reader GetEnumerator() => new(_ring, _start, _end);
 
-    /// <summary>Gives the segment's space back to the kernel. Call once, after its last record was read.</summary>
-    public void Release() => _ring?.Release(_end);
-
-    /// <summary>Reads a segment's records where they lie, skipping discarded ones.</summary>
-    public ref struct Enumerator
+    /// <summary>
+    /// Reads a segment's records where they lie, skipping discarded ones, and stops at the end or at a record still
+    /// being written (<see cref="Release"/> hands that one and the rest back to the next cut). It gives space back to
+    /// the kernel as it goes, so a long segment does not hold the whole ring until its end.
+    /// </summary>
+    public unsafe ref struct Reader
     {
-        private readonly RingMemory? _memory;
+        private readonly RingBuffer.Ring? _ring;
+        private readonly byte* _data;
+        private readonly ulong _mask;
         private readonly ulong _end;
+        private readonly ulong _releaseStep;
         private ulong _pos;
+        private ulong _releaseAt;
+        private int _count;
+        private long _bytes;
+        private bool _counted;
         private ReadOnlySpan<byte> _current;
 
-        internal Enumerator(RingMemory? memory, ulong start, ulong end)
+        internal Reader(RingBuffer.Ring? ring, ulong start, ulong end)
         {
-            _memory = memory;
+            _ring = ring;
             _pos = start;
-            _end = end;
+            _end = ring is null ? start : end;
+            if (ring is not null)
+            {
+                RingMemory memory = ring.Memory;
+                _data = memory.Data;
+                _mask = memory.DataSize - 1;
+                _releaseStep = Math.Min(64 * 1024UL, memory.DataSize / 4);
+                _releaseAt = start + _releaseStep;
+            }
         }
 
         public readonly ReadOnlySpan<byte> Current => _current;
 
-        /// <summary>Ring position just after <see cref="Current"/> (for a reader that stops early).</summary>
-        internal readonly ulong Position => _pos;
+        /// <summary>Records read so far (discarded ones are skipped and not counted).</summary>
+        public readonly int Count => _count;
+
+        /// <summary>Sample bytes read so far, headers and padding not included.</summary>
+        public readonly long Bytes => _bytes;
+
+        /// <summary>Ring position just after <see cref="Current"/>: where the next read, or the next cut, begins.</summary>
+        public readonly ulong Position => _pos;
 
         public bool MoveNext()
         {
-            while (_pos < _end)
+            byte* data = _data;
+            ulong mask = _mask;
+            ulong pos = _pos;
+            while (pos < _end)
             {
-                _current = _memory!.RecordAt(_pos, out _pos, out bool discarded);
-                if (!discarded)
+                uint len = Volatile.Read(ref *(uint*)(data + (pos & mask)));
+                if ((len & RingMemory.BusyBit) != 0)
                 {
-                    return true;
+                    break; // still being written: it and what follows go to the next cut
                 }
+
+                uint size = len & ~(RingMemory.BusyBit | RingMemory.DiscardBit);
+                ulong next = pos + ((size + RingMemory.HeaderBytes + 7UL) & ~7UL);
+                if (next > _end)
+                {
+                    throw _ring!.Memory.Corrupt(size, pos, _end);
+                }
+
+                if ((len & RingMemory.DiscardBit) != 0)
+                {
+                    pos = next;
+                    continue;
+                }
+
+                if (pos >= _releaseAt)
+                {
+                    _ring!.Memory.ReleaseSome(pos); // every record before this one was read
+                    _releaseAt = pos + _releaseStep;
+                }
+
+                ulong offset = (pos & mask) + RingMemory.HeaderBytes;
+                _current = offset + size <= mask + 1
+                    ? new ReadOnlySpan<byte>(data + offset, (int)size)
+                    : _ring!.Memory.Joined(offset, (int)size);
+                _pos = next;
+                _count++;
+                _bytes += size;
+                return true;
             }
 
+            _pos = pos;
+            _current = default;
+            CountReceived();
             return false;
+        }
+
+        /// <summary>Counts what was read as received by the ring (once; the last <see cref="MoveNext"/> does it too).</summary>
+        public void CountReceived()
+        {
+            if (!_counted && _ring is not null)
+            {
+                _counted = true;
+                _ring.Samples += _count;
+                _ring.ByteCount += _bytes;
+            }
+        }
+
+        /// <summary>
+        /// Counts what was read and gives its space back to the kernel. Call once, after the last record was used: what
+        /// was not read (a record still being written, or everything after a reader that stopped) goes to the next cut.
+        /// </summary>
+        public void Release()
+        {
+            CountReceived();
+            _ring?.Release(_pos);
         }
     }
 }
