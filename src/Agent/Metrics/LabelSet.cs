@@ -86,19 +86,42 @@ public sealed class LabelSet
     /// </summary>
     public LabelSeries? Find(ReadOnlySpan<byte> sample)
     {
+        // Small enough to inline: no labels, or one label whose value is the previous sample's (bursts), is the common case.
+        LabelSeries? last = _lastSeries;
+        if (_names.Length == 0 && last is not null)
+        {
+            return last;
+        }
+
+        if (_names.Length == 1 && last is not null)
+        {
+            string? value = _decoders[0].Label(sample);
+            if (ReferenceEquals(value, _last.A))
+            {
+                return last;
+            }
+
+            return value is null ? Filtered() : FindSlow(value, sample);
+        }
+
+        return FindSlow(null, sample);
+    }
+
+    // The rest of Find: the first label's value when it is known already (one label), the others decoded here.
+    private LabelSeries? FindSlow(string? first, ReadOnlySpan<byte> sample)
+    {
         if (_names.Length == 0)
         {
             return _lastSeries ??= Add(default, []);
         }
 
-        string? a = _decoders[0].Label(sample);
+        string? a = first ?? _decoders[0].Label(sample);
         string? b = _names.Length > 1 ? _decoders[1].Label(sample) : null;
         string? c = _names.Length > 2 ? _decoders[2].Label(sample) : null;
         string? d = _names.Length > 3 ? _decoders[3].Label(sample) : null;
         if (a is null || (b is null && _names.Length > 1) || (c is null && _names.Length > 2) || (d is null && _names.Length > 3))
         {
-            Interlocked.Increment(ref _filteredSamples);
-            return null;
+            return Filtered();
         }
 
         var key = new SeriesKey(a, b, c, d);
@@ -120,6 +143,12 @@ public sealed class LabelSet
         _last = key;
         _lastSeries = series;
         return series;
+    }
+
+    private LabelSeries? Filtered()
+    {
+        Interlocked.Increment(ref _filteredSamples);
+        return null;
     }
 
     // The slow path of Find: a label set not seen by reference. It may be one the previous version had.

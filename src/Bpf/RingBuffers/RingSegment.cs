@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Bpf;
 
 /// <summary>
@@ -80,6 +82,7 @@ public readonly struct RingSegment
         /// <summary>Ring position just after <see cref="Current"/>: where the next read, or the next cut, begins.</summary>
         public readonly ulong Position => _pos;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] // into the reader's loop: its fields then stay in registers
         public bool MoveNext()
         {
             byte* data = _data;

@@ -13,6 +13,8 @@ public sealed class BucketLayout : IEquatable<BucketLayout>
     private const long MantissaMask = (1L << 52) - 1;
     private readonly double[] _bounds;
     private readonly double _inverseMin; // 1 / bound[0] when the bounds are exp2, else 0
+    private readonly double[] _upper; // bucket i's upper bound, +Inf for the last (and one more, for i + 1)
+    private readonly double[] _lower; // bucket i's lower bound (exclusive), -Inf for the first
 
     public BucketLayout(IReadOnlyList<double> bounds)
     {
@@ -37,6 +39,8 @@ public sealed class BucketLayout : IEquatable<BucketLayout>
         }
 
         _inverseMin = exp2 ? 1 / _bounds[0] : 0;
+        _upper = [.. _bounds, double.PositiveInfinity, double.PositiveInfinity];
+        _lower = [double.NegativeInfinity, .. _bounds, double.PositiveInfinity];
     }
 
     public IReadOnlyList<double> Bounds => _bounds;
@@ -55,32 +59,21 @@ public sealed class BucketLayout : IEquatable<BucketLayout>
             return 0;
         }
 
-        int i;
-        if (_inverseMin != 0)
+        if (_inverseMin == 0)
         {
-            // value / min lies in (2^(k-1), 2^k] for bucket k: k is the exponent, plus one unless the mantissa is 0.
-            long bits = BitConverter.DoubleToInt64Bits(value * _inverseMin);
-            int exponent = (int)((bits >> 52) & 0x7FF) - 1023;
-            i = (bits & MantissaMask) == 0 ? exponent : exponent + 1;
-            if ((uint)i >= (uint)bounds.Length)
-            {
-                return value > bounds[^1] || double.IsNaN(value) ? bounds.Length : Search(bounds, value);
-            }
-
-            // The multiplication may round across a bound: the printed bounds decide.
-            if (value > bounds[i])
-            {
-                i++;
-            }
-            else if (i > 0 && value <= bounds[i - 1])
-            {
-                i--;
-            }
-
-            return i;
+            return Search(bounds, value);
         }
 
-        return Search(bounds, value);
+        // value / min lies in (2^(k-1), 2^k] for bucket k: k is the exponent, plus one unless the mantissa is 0. NaN
+        // and +Inf have the largest exponent and land on +Inf. Without branches on the value (samples' values jump
+        // between buckets, so a branch on them is mispredicted often): the multiplication may round across a bound,
+        // and the printed bounds decide, through _upper (bounds, then +Inf) and _lower (-Inf, then bounds).
+        long bits = BitConverter.DoubleToInt64Bits(value * _inverseMin);
+        int k = (int)((bits >> 52) & 0x7FF) - 1023 + ((bits & MantissaMask) != 0 ? 1 : 0);
+        int i = Math.Min(Math.Max(k, 0), bounds.Length);
+        i += value > _upper[i] ? 1 : 0;
+        i -= value <= _lower[i] ? 1 : 0;
+        return i;
     }
 
     private static int Search(double[] bounds, double value)

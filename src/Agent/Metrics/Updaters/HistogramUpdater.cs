@@ -13,9 +13,11 @@ public sealed class HistogramUpdater(MetricConfig config, LabelSet labels, Event
 {
     public BucketLayout Layout { get; } = layout;
 
+    private readonly double _scale = config.Scale;
+
     public override void Update(ReadOnlySpan<byte> sample)
     {
-        double v = Value(sample);
+        double v = Field!.ReadDouble(sample) * _scale;
         if (Labels.Find(sample) is LabelSeries s)
         {
             s.Buckets![Layout.IndexOf(v)]++;
