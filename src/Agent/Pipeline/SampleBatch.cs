@@ -14,7 +14,7 @@ public sealed class SampleBatch
 
     public SampleBatch(int bytes)
     {
-        Data = new byte[bytes];
+        Data = GC.AllocateArray<byte>(bytes, pinned: true); // the worker's chunks point into it
         _entries = new SampleRef[Math.Max(64, bytes / 32)]; // room for samples of 32 bytes and up; smaller ones end a batch early
     }
 

@@ -4,15 +4,14 @@ using BpfAgent.Metrics;
 
 namespace BpfAgent.Pipeline;
 
-/// <summary>What happens to one sample of a ring on the worker: length check, metric updates, the log line.</summary>
+/// <summary>
+/// What happens to the samples of a ring on the worker: length check, metric updates, the log line. The worker hands
+/// them over a chunk at a time and each metric runs over the whole chunk in its own loop (metrics share nothing, so
+/// their order does not matter; log lines keep the ring's order).
+/// </summary>
 public sealed class SampleProcessor(EventLayout layout, IReadOnlyList<MetricUpdater> metrics, EventLogWriter? log)
 {
     private readonly MetricUpdater[] _metrics = [.. metrics];
-    // The two commonest kinds through their sealed types (direct calls the JIT inlines), the rest through the base.
-    // Each metric is updated once per sample; the order between metrics does not matter (they share nothing).
-    private readonly SampleCounterUpdater[] _counters = [.. metrics.OfType<SampleCounterUpdater>()];
-    private readonly HistogramUpdater[] _histograms = [.. metrics.OfType<HistogramUpdater>()];
-    private readonly MetricUpdater[] _others = [.. metrics.Where(m => m is not SampleCounterUpdater and not HistogramUpdater)];
     private long _logErrors;
 
     public EventLayout Layout { get; } = layout;
@@ -21,30 +20,20 @@ public sealed class SampleProcessor(EventLayout layout, IReadOnlyList<MetricUpda
 
     public EventLogWriter? Log { get; } = log;
 
-    /// <summary>False when the sample cannot be decoded (shorter than its struct).</summary>
+    /// <summary>Whether a sample is long enough to decode (not shorter than its struct); one that is not is a decode error.</summary>
+    public bool Fits(ReadOnlySpan<byte> sample) => sample.Length >= Layout.Size;
+
+    /// <summary>One sample on its own; false when it cannot be decoded (shorter than its struct).</summary>
     public bool Process(ReadOnlySpan<byte> sample)
     {
-        if (sample.Length < Layout.Size)
+        if (!Fits(sample))
         {
             return false;
         }
 
-        SampleCounterUpdater[] counters = _counters;
-        for (int i = 0; i < counters.Length; i++)
+        foreach (MetricUpdater m in _metrics)
         {
-            counters[i].Update(sample);
-        }
-
-        HistogramUpdater[] histograms = _histograms;
-        for (int i = 0; i < histograms.Length; i++)
-        {
-            histograms[i].Update(sample);
-        }
-
-        MetricUpdater[] others = _others;
-        for (int i = 0; i < others.Length; i++)
-        {
-            others[i].Update(sample);
+            m.Update(sample);
         }
 
         if (Log is not null)
@@ -55,7 +44,45 @@ public sealed class SampleProcessor(EventLayout layout, IReadOnlyList<MetricUpda
         return true;
     }
 
-    // Apart from Process, which stays small enough to be inlined into the worker's loop.
+    /// <summary>
+    /// The samples of <paramref name="chunk"/> (each one that <see cref="Fits"/>), every metric over all of them, then
+    /// the log lines in order. A sample that throws in a metric is marked failed in the chunk and that metric goes on
+    /// with the next one; a failed sample gets no log line. Does not throw for a sample.
+    /// </summary>
+    public void Process(SampleChunk chunk)
+    {
+        MetricUpdater[] metrics = _metrics;
+        for (int m = 0; m < metrics.Length; m++)
+        {
+            int from = 0;
+            while (from < chunk.Count)
+            {
+                try
+                {
+                    metrics[m].Update(chunk, from);
+                    break;
+                }
+                catch (Exception e)
+                {
+                    int bad = chunk.At;
+                    chunk.Fail(bad, e);
+                    from = bad + 1;
+                }
+            }
+        }
+
+        if (Log is EventLogWriter log)
+        {
+            for (int i = 0; i < chunk.Count; i++)
+            {
+                if (!chunk.Failed(i))
+                {
+                    WriteLog(log, chunk[i]);
+                }
+            }
+        }
+    }
+
     private void WriteLog(EventLogWriter log, ReadOnlySpan<byte> sample)
     {
         try

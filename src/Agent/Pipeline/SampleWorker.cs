@@ -5,9 +5,10 @@ using Microsoft.Extensions.Logging;
 namespace BpfAgent.Pipeline;
 
 /// <summary>
-/// Reads batches from the channel, runs each sample through its ring's <see cref="SampleProcessor"/> (the copied
-/// ones, then the segment's where they lie in the ring), counts deliveries and decode errors per ring, gives the
-/// segment's space back to the kernel, and returns the batch to the pool. One worker keeps per-ring order.
+/// Reads batches from the channel, runs their samples through their ring's <see cref="SampleProcessor"/> a chunk at a
+/// time (the copied ones, then the segment's where they lie in the ring), counts deliveries and decode errors per
+/// ring, gives the segment's space back to the kernel, and returns the batch to the pool. One worker keeps per-ring
+/// order.
 /// </summary>
 public sealed class SampleWorker(ChannelReader<SampleBatch> reader, SampleBatchPool pool, ILogger logger)
 {
@@ -16,8 +17,8 @@ public sealed class SampleWorker(ChannelReader<SampleBatch> reader, SampleBatchP
     private readonly List<RingSource> _touched = [];
     private long[] _delivered = new long[4];
     private long _batches;
-    // Records of the segment being processed that were not delivered (decode errors, exceptions).
-    private long _failed;
+    // Samples of one ring on their way through its metrics (SampleProcessor.Process(SampleChunk)).
+    private readonly SampleChunk _chunk = new();
 
     public long Batches => Interlocked.Read(ref _batches);
 
@@ -49,39 +50,43 @@ public sealed class SampleWorker(ChannelReader<SampleBatch> reader, SampleBatchP
         RingSource[] rings = batch.Rings;
         int run = -1;
         int slot = -1;
+        RingSource? source = null;
         for (int i = 0; i < batch.Count; i++)
         {
             int ring = batch.RingOf(i);
             if (ring != run)
             {
+                if (source is not null)
+                {
+                    _delivered[slot] -= Flush(source); // the previous ring's samples go through its metrics first
+                }
+
                 run = ring;
-                slot = Slot(rings[ring]);
+                source = rings[ring];
+                slot = Slot(source);
             }
 
-            RingSource source = rings[ring];
-            try
+            if (Add(source!, batch.Sample(i)))
             {
-                if (source.Processor.Process(batch.Sample(i)))
-                {
-                    _delivered[slot]++;
-                }
-                else
-                {
-                    source.AddDecodeError();
-                }
+                _delivered[slot]++;
             }
-            catch (Exception e)
+
+            if (_chunk.IsFull)
             {
-                DecodeFailed(source, e);
+                _delivered[slot] -= Flush(source!);
             }
+        }
+
+        if (source is not null)
+        {
+            _delivered[slot] -= Flush(source);
         }
 
         // Delivered counts after the metrics (an interlocked add orders the series' plain stores before it): whoever
         // sees a sample counted as delivered sees it in the metrics.
         for (int t = 0; t < _touched.Count; t++)
         {
-            RingSource source = _touched[t];
-            source.AddDelivered(_delivered[t]);
+            _touched[t].AddDelivered(_delivered[t]);
             _delivered[t] = 0;
         }
 
@@ -92,58 +97,80 @@ public sealed class SampleWorker(ChannelReader<SampleBatch> reader, SampleBatchP
         }
     }
 
-    // The segment's records where they lie: counted as received by the reader when it reaches the end (or a record
-    // still being written), then delivered after the metrics, then their space goes back to the kernel.
+    // The segment's records where they lie, a chunk at a time: counted as received by the reader when it reaches the
+    // end (or a record still being written), then delivered after the metrics, then their space goes back to the kernel.
     private void ProcessSegment(RingSegment segment, RingSource source)
     {
-        SampleProcessor processor = source.Processor;
         RingSegment.Reader reader = segment.GetEnumerator();
-        _failed = 0;
+        long failed = 0;
         try
         {
-            while (true)
+            while (reader.MoveNext())
             {
-                try
+                if (!Add(source, reader.Current))
                 {
-                    ProcessRecords(ref reader, processor, source);
-                    break;
+                    failed++;
                 }
-                catch (Exception e)
+                else if (_chunk.IsFull)
                 {
-                    _failed++;
-                    DecodeFailed(source, e); // the reader is past the record that threw: go on with the next
+                    failed += Flush(source);
                 }
             }
+
+            failed += Flush(source);
         }
         finally
         {
+            _chunk.Clear(); // a reader that threw (a corrupt ring) leaves nothing to point into released pages
             reader.CountReceived();
-            source.AddDelivered(reader.Count - _failed);
+            source.AddDelivered(reader.Count - failed);
             reader.Release();
             source.SegmentReleased();
         }
     }
 
-    // No exception handling in here, so the loop stays tight (the caller resumes it after a throw). Every record the
-    // reader returns is delivered unless counted in _failed.
-    private void ProcessRecords(ref RingSegment.Reader reader, SampleProcessor processor, RingSource source)
+    // A sample into the chunk, or a decode error when it is shorter than its struct.
+    private bool Add(RingSource source, ReadOnlySpan<byte> sample)
     {
-        while (reader.MoveNext())
+        if (!source.Processor.Fits(sample))
         {
-            if (!processor.Process(reader.Current))
-            {
-                source.AddDecodeError();
-                _failed++;
-            }
+            source.AddDecodeError();
+            return false;
         }
+
+        _chunk.Add(sample);
+        return true;
     }
 
-    private void DecodeFailed(RingSource source, Exception e)
+    // Runs the chunk through the ring's metrics and log; returns the samples that threw (counted as decode errors).
+    private int Flush(RingSource source)
     {
-        source.AddDecodeError();
+        if (_chunk.Count == 0)
+        {
+            return 0;
+        }
+
+        source.Processor.Process(_chunk);
+        int failed = _chunk.FailedCount;
+        if (failed > 0)
+        {
+            for (int i = 0; i < failed; i++)
+            {
+                source.AddDecodeError();
+            }
+
+            DecodeFailed(source, _chunk.LastError!, failed);
+        }
+
+        _chunk.Clear();
+        return failed;
+    }
+
+    private void DecodeFailed(RingSource source, Exception e, int samples)
+    {
         if (_errorLog.TryAcquire(Environment.TickCount64, out long suppressed))
         {
-            logger.LogError(e, "Decoding a sample of {Ring} failed ({Suppressed} more such errors in the last second)", source, suppressed);
+            logger.LogError(e, "Decoding {Samples} samples of {Ring} failed ({Suppressed} more such errors in the last second)", samples, source, suppressed);
         }
     }
 

@@ -123,7 +123,7 @@ internal sealed unsafe class RingMemory : IDisposable
     internal ulong DataSize => _dataSize;
 
     internal InvalidDataException Corrupt(uint size, ulong pos, ulong end) =>
-        new($"Ring buffer map '{_mapName}': a record of {size} bytes at position {pos} runs past the producer position {end}.");
+        new($"Ring buffer map '{_mapName}': a record of {size} bytes at position {pos} runs past the producer position {end}; the {end - pos} bytes from there were skipped.");
 
     /// <summary>
     /// Gives the ring space before <paramref name="position"/> back to the kernel. Before the cut position: the reader
@@ -153,7 +153,7 @@ internal sealed unsafe class RingMemory : IDisposable
     {
         if (_scratch.Length < size)
         {
-            _scratch = new byte[Math.Max(size, 256)];
+            _scratch = GC.AllocateArray<byte>(Math.Max(size, 256), pinned: true); // readers may keep a pointer to it
         }
 
         int first = offset >= _dataSize ? 0 : (int)(_dataSize - offset);

@@ -100,6 +100,8 @@ public readonly struct RingSegment
                 ulong next = pos + ((size + RingMemory.HeaderBytes + 7UL) & ~7UL);
                 if (next > _end)
                 {
+                    // Not a record the kernel wrote: skip the rest of the segment rather than stop the ring on it.
+                    _pos = _end;
                     throw _ring!.Memory.Corrupt(size, pos, _end);
                 }
 

@@ -13,8 +13,6 @@ public sealed class BucketLayout : IEquatable<BucketLayout>
     private const long MantissaMask = (1L << 52) - 1;
     private readonly double[] _bounds;
     private readonly double _inverseMin; // 1 / bound[0] when the bounds are exp2, else 0
-    private readonly double[] _upper; // bucket i's upper bound, +Inf for the last (and one more, for i + 1)
-    private readonly double[] _lower; // bucket i's lower bound (exclusive), -Inf for the first
 
     public BucketLayout(IReadOnlyList<double> bounds)
     {
@@ -39,8 +37,7 @@ public sealed class BucketLayout : IEquatable<BucketLayout>
         }
 
         _inverseMin = exp2 ? 1 / _bounds[0] : 0;
-        _upper = [.. _bounds, double.PositiveInfinity, double.PositiveInfinity];
-        _lower = [double.NegativeInfinity, .. _bounds, double.PositiveInfinity];
+        Exp2 = new Exp2Index(_bounds[0], _inverseMin, [.. _bounds, double.PositiveInfinity], [double.NegativeInfinity, .. _bounds], _bounds.Length);
     }
 
     public IReadOnlyList<double> Bounds => _bounds;
@@ -59,21 +56,38 @@ public sealed class BucketLayout : IEquatable<BucketLayout>
             return 0;
         }
 
-        if (_inverseMin == 0)
-        {
-            return Search(bounds, value);
-        }
+        return _inverseMin == 0 ? Search(bounds, value) : Exp2.Of(value);
+    }
 
-        // value / min lies in (2^(k-1), 2^k] for bucket k: k is the exponent, plus one unless the mantissa is 0. NaN
-        // and +Inf have the largest exponent and land on +Inf. Without branches on the value (samples' values jump
-        // between buckets, so a branch on them is mispredicted often): the multiplication may round across a bound,
-        // and the printed bounds decide, through _upper (bounds, then +Inf) and _lower (-Inf, then bounds).
-        long bits = BitConverter.DoubleToInt64Bits(value * _inverseMin);
-        int k = (int)((bits >> 52) & 0x7FF) - 1023 + ((bits & MantissaMask) != 0 ? 1 : 0);
-        int i = Math.Min(Math.Max(k, 0), bounds.Length);
-        i += value > _upper[i] ? 1 : 0;
-        i -= value <= _lower[i] ? 1 : 0;
-        return i;
+    /// <summary>The exp2 bucket index as a value a loop can keep in registers (only valid when <see cref="IsExp2"/>).</summary>
+    public Exp2Index Exp2 { get; }
+
+    /// <summary>
+    /// The bucket of a value for exp2 bounds (min * 2^k) without a branch on the value (samples' values jump between
+    /// buckets, so such a branch is mispredicted often). value / min lies in (2^(k-1), 2^k] for bucket k: k is the
+    /// exponent, plus one unless the mantissa is 0; NaN and +Inf have the largest exponent and land on +Inf. The
+    /// multiplication may round across a bound: the printed bounds decide, through Upper (bounds, then +Inf) and
+    /// Lower (-Inf, then bounds).
+    /// </summary>
+    public readonly struct Exp2Index(double min, double inverseMin, double[] upper, double[] lower, int last)
+    {
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public int Of(double value)
+        {
+            if (value <= min)
+            {
+                return 0;
+            }
+
+            long bits = BitConverter.DoubleToInt64Bits(value * inverseMin);
+            int k = (int)((bits >> 52) & 0x7FF) - 1023 + ((bits & MantissaMask) != 0 ? 1 : 0);
+            k &= ~(k >> 31); // at least 0
+            int over = (last - k) >> 31; // all ones when k > last
+            k = (k & ~over) | (last & over);
+            k += value > upper[k] ? 1 : 0;
+            k -= value <= lower[k] ? 1 : 0;
+            return k;
+        }
     }
 
     private static int Search(double[] bounds, double value)

@@ -2,12 +2,13 @@ using BpfAgent.Configuration;
 using BpfAgent.Decoding;
 using BpfAgent.Metrics.Exposition;
 using BpfAgent.Metrics.Histograms;
+using BpfAgent.Pipeline;
 
 namespace BpfAgent.Metrics;
 
 /// <summary>
 /// A histogram aggregated by the agent: per series a count per bucket and the exact sum (the count is the sum of
-/// the buckets). One bucket index and two plain adds per sample.
+/// the buckets). One bucket index and two plain adds per sample, a chunk of samples at a time.
 /// </summary>
 public sealed class HistogramUpdater(MetricConfig config, LabelSet labels, EventField field, BucketLayout layout) : MetricUpdater(config, labels, field), IHistogramFamily
 {
@@ -22,6 +23,74 @@ public sealed class HistogramUpdater(MetricConfig config, LabelSet labels, Event
         {
             s.Buckets![Layout.IndexOf(v)]++;
             s.Sum += v;
+        }
+    }
+
+    public override void Update(SampleChunk chunk, int from)
+    {
+        if (Labels.Count == 0 && Layout.IsExp2)
+        {
+            UpdateOneSeries(chunk, from);
+            return;
+        }
+
+        EventField field = Field!;
+        double scale = _scale;
+        BucketLayout layout = Layout;
+        LabelSet labels = Labels;
+        int n = chunk.Count;
+        for (int i = from; i < n; i++)
+        {
+            chunk.At = i;
+            ReadOnlySpan<byte> sample = chunk[i];
+            double v = field.ReadDouble(sample) * scale;
+            if (labels.Find(sample) is LabelSeries s)
+            {
+                s.Buckets![layout.IndexOf(v)]++;
+                s.Sum += v;
+            }
+        }
+    }
+
+    // No labels and exp2 buckets (the commonest histogram): one series for the whole chunk, the index's inputs in
+    // registers, the sum added up in a local. Two passes: the bucket of every sample first, then the counts. In one
+    // pass each count's address is known only once its sample's value went through the index, and the core, which
+    // runs the next samples' loads of counts ahead of earlier samples' stores, has to start over each time two
+    // neighbours share a bucket (common: latencies cluster): 12.9 ns a sample against 8-9 for either half alone.
+    private void UpdateOneSeries(SampleChunk chunk, int from)
+    {
+        if (Labels.Find(chunk[from]) is not LabelSeries s)
+        {
+            return;
+        }
+
+        EventField field = Field!;
+        double scale = _scale;
+        BucketLayout.Exp2Index index = Layout.Exp2;
+        long[] buckets = s.Buckets!;
+        Span<byte> bucketOf = stackalloc byte[SampleChunk.Capacity]; // at most 64 bounds: an index fits a byte
+        double sum = 0;
+        int n = chunk.Count;
+        int done = from;
+        try
+        {
+            for (; done < n; done++)
+            {
+                chunk.At = done;
+                double v = field.ReadDouble(chunk[done]) * scale;
+                bucketOf[done] = (byte)index.Of(v);
+                sum += v;
+            }
+        }
+        finally
+        {
+            // Also when a sample threw: what was read before it is counted, and it is not.
+            for (int i = from; i < done; i++)
+            {
+                buckets[bucketOf[i]]++;
+            }
+
+            s.Sum += sum;
         }
     }
 

@@ -1,6 +1,7 @@
 using BpfAgent.Configuration;
 using BpfAgent.Decoding;
 using BpfAgent.Metrics.Histograms;
+using BpfAgent.Pipeline;
 
 namespace BpfAgent.Metrics;
 
@@ -30,6 +31,20 @@ public abstract class MetricUpdater
     protected EventField? Field { get; }
 
     public abstract void Update(ReadOnlySpan<byte> sample);
+
+    /// <summary>
+    /// Updates with the samples of <paramref name="chunk"/> from <paramref name="from"/> on, in order, setting
+    /// <see cref="SampleChunk.At"/> to each sample before its update (a sample that throws ends the call there; the
+    /// caller goes on after it). The kinds on the hot path override this with a loop that keeps their state in locals.
+    /// </summary>
+    public virtual void Update(SampleChunk chunk, int from)
+    {
+        for (int i = from; i < chunk.Count; i++)
+        {
+            chunk.At = i;
+            Update(chunk[i]);
+        }
+    }
 
     protected double Value(ReadOnlySpan<byte> sample) => Field!.ReadDouble(sample) * Config.Scale;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using BpfAgent.Configuration;
+using BpfAgent.Pipeline;
 
 namespace BpfAgent.Metrics;
 
@@ -13,6 +14,20 @@ public sealed class SampleCounterUpdater(MetricConfig config, LabelSet labels) :
         if (Labels.Find(sample) is LabelSeries s)
         {
             s.Count++; // null: a decoder dropped the label set (counted by the label set)
+        }
+    }
+
+    public override void Update(SampleChunk chunk, int from)
+    {
+        LabelSet labels = Labels;
+        int n = chunk.Count;
+        for (int i = from; i < n; i++)
+        {
+            chunk.At = i;
+            if (labels.Find(chunk[i]) is LabelSeries s)
+            {
+                s.Count++;
+            }
         }
     }
 
