@@ -28,16 +28,16 @@ public sealed class RingSegmentTests
             }
 
             // One segment: everything after the first record, read on another thread before it is released.
-            Assert.True(rb.TryCut(0, out RingSegment segment));
+            Assert.True(rb.TryCut(0, 1 << 20, out RingSegment segment));
             Assert.Equal(0, segment.Ring);
             Assert.Equal((Burst - 1) * 56L, segment.SpanBytes);
             Assert.False(rb.AllReleased(0));
-            Assert.False(rb.TryCut(0, out _)); // one segment of a ring is out at a time
+            Assert.False(rb.TryCut(0, 1 << 20, out _)); // nothing written past the segment
             List<byte[]> read = Task.Run(() => ReadAndRelease(segment, int.MaxValue)).Result;
             Assert.Equal((int)Burst - 1, read.Count);
             seen.AddRange(read);
             Assert.True(rb.AllReleased(0));
-            Assert.False(rb.TryCut(0, out _)); // nothing new
+            Assert.False(rb.TryCut(0, 1 << 20, out _)); // nothing new
         }
 
         Assert.Equal((int)(Triggers * Burst), seen.Count);
@@ -61,7 +61,7 @@ public sealed class RingSegmentTests
         Trigger.Getppid(1);
         Assert.True(rb.Wait(1000));
         Assert.True(rb.TryTakeFirst(0, out _));
-        Assert.True(rb.TryCut(0, out RingSegment segment));
+        Assert.True(rb.TryCut(0, 1 << 20, out RingSegment segment));
         // Cut but not released: the kernel still counts the bytes as unconsumed, and Wait returns at once.
         Assert.Equal((long)(Burst - 1) * 56, rb.PendingBytes(0));
         var watch = System.Diagnostics.Stopwatch.StartNew();
@@ -76,6 +76,49 @@ public sealed class RingSegmentTests
     }
 
     [KernelFact]
+    public void Segments_cut_ahead_are_read_in_order_each_from_where_the_previous_reader_stopped()
+    {
+        const uint Burst = 8;
+        using BpfObject obj = Load(Burst, ringBytes: Environment.SystemPageSize);
+        using BpfLink link = obj.GetProgram("emit_burst").Attach();
+        using var rb = new RingBuffer(obj.GetMap("events"));
+        string comm = TestEvent.CurrentThreadComm();
+
+        Trigger.Getppid(1);
+        Assert.True(rb.Wait(1000));
+        Assert.True(rb.TryTakeFirst(0, out _));
+
+        // 100 bytes at a time over seven records of 56: a record that starts in a segment and runs past its end is that
+        // segment's; a segment in which no record starts reads none. Every segment is cut before any is read.
+        var segments = new List<RingSegment>();
+        while (rb.TryCut(0, 100, out RingSegment segment))
+        {
+            segments.Add(segment);
+        }
+
+        Assert.Equal(4, segments.Count); // 392 bytes
+        Assert.All(segments.Take(3), s => Assert.Equal(100, s.SpanBytes));
+        List<int> counts = Task.Run(() => segments.Select(s =>
+        {
+            RingSegment.Reader reader = s.GetEnumerator();
+            int n = 0;
+            while (reader.MoveNext())
+            {
+                Assert.Equal(TestEvent.Expected((reader.Position / 56) - 1, TestEvent.KindReserved, comm), reader.Current.ToArray()); // the ring is new: record k at 56 k
+                n++;
+            }
+
+            reader.Release();
+            return n;
+        }).ToList()).Result;
+
+        Assert.Equal([2, 2, 2, 1], counts); // from 56: records at 56 and 112, 168 and 224, 280 and 336, 392
+        Assert.True(rb.AllReleased(0));
+        Assert.Equal(0, rb.PendingBytes(0));
+        Assert.Equal(Burst, rb.Rings[0].SamplesReceived);
+    }
+
+    [KernelFact]
     public void A_reader_that_stops_early_hands_the_rest_to_the_next_cut()
     {
         const uint Burst = 8;
@@ -87,12 +130,12 @@ public sealed class RingSegmentTests
         Trigger.Getppid(1);
         Assert.True(rb.Wait(1000));
         Assert.True(rb.TryTakeFirst(0, out _));
-        Assert.True(rb.TryCut(0, out RingSegment first));
+        Assert.True(rb.TryCut(0, 1 << 20, out RingSegment first));
         List<byte[]> read = ReadAndRelease(first, 3);
         Assert.Equal(4 * 56L, rb.PendingBytes(0)); // three of seven released
         Assert.Equal(4, rb.Rings[0].SamplesReceived); // the copied first record and the three read
 
-        Assert.True(rb.TryCut(0, out RingSegment rest));
+        Assert.True(rb.TryCut(0, 1 << 20, out RingSegment rest));
         Assert.Equal(4 * 56L, rest.SpanBytes);
         read.AddRange(ReadAndRelease(rest, int.MaxValue));
         Assert.Equal(7, read.Count);
@@ -117,7 +160,7 @@ public sealed class RingSegmentTests
         Trigger.Getppid(Triggers);
         Assert.True(rb.Wait(1000));
         Assert.True(rb.TryTakeFirst(0, out _));
-        Assert.True(rb.TryCut(0, out RingSegment segment));
+        Assert.True(rb.TryCut(0, 1 << 20, out RingSegment segment));
         long total = rb.PendingBytes(0);
         Assert.Equal(segment.SpanBytes, total);
 
@@ -151,7 +194,7 @@ public sealed class RingSegmentTests
         Trigger.Getppid(1);
         Assert.True(rb.Wait(1000));
         Assert.True(rb.TryTakeFirst(0, out _));
-        Assert.True(rb.TryCut(0, out RingSegment segment));
+        Assert.True(rb.TryCut(0, 1 << 20, out RingSegment segment));
         rb.Dispose();
         Assert.Throws<ObjectDisposedException>(() => rb.Wait(0));
 

@@ -8,7 +8,8 @@ namespace BpfAgent.Pipeline;
 /// make room, and past that for as long as <see cref="KeepWaiting"/> says (the poller: while every ring has room and
 /// no stop is due). Meanwhile the kernel rings keep buffering; dropping a batch they still have room for would lose
 /// samples for nothing, since a segment's records take ring space either way. Past both, the batch's samples are
-/// dropped and counted per ring, and a dropped segment's space goes back to the kernel at once. 0 drops at once.
+/// dropped and counted per ring; a dropped segment is counted and its space given back once no earlier segment of its
+/// ring is in flight. 0 drops at once.
 /// On a host with few cores, dropping at once would have the poll thread take the CPU the worker needs to catch up.
 /// </summary>
 public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPool pool, int fullWaitMs = 0)
@@ -78,6 +79,15 @@ public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPo
         Flush();
     }
 
+    /// <summary>Counts and releases refused segments once nothing earlier of their ring is in flight.</summary>
+    public void CountDropped()
+    {
+        foreach (RingSource r in _rings)
+        {
+            r.CountDropped();
+        }
+    }
+
     /// <summary>Sends the current batch, if any.</summary>
     public void Flush()
     {
@@ -109,19 +119,15 @@ public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPo
 
         if (segmentRing is not null)
         {
-            // Its records are read only to count them: received, and dropped at stage channel.
-            Bpf.RingSegment.Reader reader = segment.GetEnumerator();
-            while (reader.MoveNext())
-            {
-            }
-
-            segmentRing.AddChannelDropped(reader.Count);
-            reader.Release();
-            segmentRing.SegmentReleased();
+            segmentRing.SegmentReleased(); // not with the worker after all
+            segmentRing.Dropped(segment);
         }
 
         pool.Return(batch);
     }
+
+    /// <summary>How many batches the worker returns before a writer waiting on a full channel tries again (half the channel).</summary>
+    public int RefillBatches { get; init; } = 1;
 
     /// <summary>Batches that found the channel full and waited for room (delivered or not).</summary>
     public long FullWaits { get; private set; }
@@ -143,9 +149,9 @@ public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPo
         long deadline = Environment.TickCount64 + fullWaitMs;
         while (true)
         {
-            // Sleep until the worker returns a batch (it has taken one from the channel): spinning here would take the
-            // core the worker needs on a small host.
-            pool.ExpectReturn();
+            // Sleep until the worker returned half a channel of batches: spinning here would take the core the worker
+            // needs on a small host, and waking for every batch costs more than the batch's hand-off.
+            pool.ExpectReturn(RefillBatches);
             if (writer.TryWrite(batch))
             {
                 return true;

@@ -63,7 +63,10 @@ public sealed class RingBufferPoller : IDisposable
 
     public int ChannelCapacity { get; init; } = int.MaxValue;
 
-    /// <summary>A segment spanning less than half this many bytes of ring is copied into a batch rather than handed over.</summary>
+    /// <summary>
+    /// Bytes of ring one segment spans at most: a batch's worth, so the channel's bound means what it did with copies.
+    /// A segment spanning less than half of it, of a ring with nothing in flight, is copied into a batch instead.
+    /// </summary>
     public int SegmentBytes { get; init; } = 64 * 1024;
 
     private void MarkProgress() => Interlocked.Exchange(ref _progressTicks, Environment.TickCount64);
@@ -77,7 +80,12 @@ public sealed class RingBufferPoller : IDisposable
         }
 
         _stop = false;
-        _writer = new BatchWriter(_channel, _pool, _channelFullWaitMs) { Rings = rings, KeepWaiting = RingsHaveRoom };
+        _writer = new BatchWriter(_channel, _pool, _channelFullWaitMs)
+        {
+            Rings = rings,
+            KeepWaiting = RingsHaveRoom,
+            RefillBatches = ChannelCapacity == int.MaxValue ? 1 : Math.Max(1, ChannelCapacity / 2),
+        };
 
         // The same rings as last time: keep the ring buffer and its mappings (a big ring's pages are slow to touch for
         // the first time in some VMs, and its counts continue as they are).
@@ -120,6 +128,19 @@ public sealed class RingBufferPoller : IDisposable
         }
 
         _thread = null;
+
+        // A segment dropped while earlier ones were in flight is counted and released once the worker is done with them:
+        // otherwise a ring buffer freed after a reload would wait for that release for ever.
+        if (_writer is BatchWriter writer)
+        {
+            long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+            while (writer.Rings.Any(r => r.HasSegmentsInFlight) && Environment.TickCount64 < deadline)
+            {
+                Thread.Sleep(1);
+            }
+
+            writer.CountDropped();
+        }
 
     }
 
@@ -171,6 +192,7 @@ public sealed class RingBufferPoller : IDisposable
                 else
                 {
                     _pool.ExpectReturn();
+                    writer.CountDropped();
                     bool idle = AllReleased(rb);
                     if (idle)
                     {
@@ -210,6 +232,7 @@ public sealed class RingBufferPoller : IDisposable
                 while (!StopRequested)
                 {
                     _pool.ExpectReturn();
+                    writer.CountDropped();
                     int cut = CutAll(rb, writer);
                     writer.Flush();
                     if (cut == 0)
@@ -264,27 +287,43 @@ public sealed class RingBufferPoller : IDisposable
         return taken;
     }
 
-    // Each ring whose last segment is back: what it holds now goes to the worker as one segment, read in place (the
-    // poll thread does not read it). A short one is copied into the current batch instead and given back at once: at
-    // a moderate rate a wakeup brings a record or two, and handing each such segment to the worker (and waiting for it
-    // to give the space back before waiting on libbpf again) cost a thread hand-off per wakeup, 3x the agent CPU per
-    // event of copies. Returns the segments handed over or copied.
+    // Round robin over the rings, one segment each per turn, while they hold whole segments' worth (or until stop is
+    // requested). A segment is cut without reading it: the worker's reader finds the records in it. A short segment
+    // means the ring is caught up: the loop then waits for the worker before cutting the little that came meanwhile,
+    // instead of spinning on the producer's position. A short segment of a ring with nothing in flight is copied into
+    // the current batch and given back at once: at a moderate rate a wakeup brings a record or two, and handing each
+    // such segment to the worker (and waiting for it to give the space back before waiting on libbpf again) cost a
+    // thread hand-off per wakeup, 3x the agent CPU per event of copies. Returns the segments handed over or copied.
     private int CutAll(RingBuffer rb, BatchWriter writer)
     {
         int cut = 0;
-        for (int i = 0; i < rb.Rings.Count && !StopRequested; i++)
+        bool more = true;
+        while (more && !StopRequested)
         {
-            if (rb.TryCut(i, out RingSegment segment))
+            more = false;
+            for (int i = 0; i < rb.Rings.Count; i++)
             {
-                cut++;
-                if (segment.SpanBytes >= SegmentBytes / 2 || !writer.TryCopy(segment))
+                if (writer.Rings[i].HasDropPending)
                 {
-                    writer.Add(segment);
+                    continue; // its refused segment is counted first (CountDropped), in ring order
+                }
+
+                bool nothingInFlight = rb.AllReleased(i);
+                if (rb.TryCut(i, SegmentBytes, out RingSegment segment))
+                {
+                    cut++;
+                    bool full = segment.SpanBytes >= SegmentBytes;
+                    more |= full;
+                    if (segment.SpanBytes >= SegmentBytes / 2 || !nothingInFlight || !writer.TryCopy(segment))
+                    {
+                        writer.Add(segment);
+                    }
                 }
             }
+
+            MarkProgress();
         }
 
-        MarkProgress();
         return cut;
     }
 

@@ -4,8 +4,8 @@ namespace BpfAgent.Pipeline;
 
 /// <summary>
 /// One configured ring buffer in the pipeline: its map, where its samples go, and its counters by stage
-/// (received by whoever reads a record: the worker for records read in place, the poll thread for copies and drops;
-/// channel drops on the poll thread, decode errors and deliveries on the worker).
+/// (received by whoever reads a record: the worker for records read in place, the poll thread for copies and for
+/// segments the channel refused; channel drops on the poll thread, decode errors and deliveries on the worker).
 /// The counters live in a <see cref="RingTotals"/> that a reloaded set's new source shares with the old one.
 /// </summary>
 public sealed class RingSource(string setName, string mapName, BpfMap? map, SampleProcessor processor, RingTotals? totals = null)
@@ -100,14 +100,53 @@ public sealed class RingSource(string setName, string mapName, BpfMap? map, Samp
     internal RingTotals Totals => _totals;
 
     private int _segmentsInFlight;
+    private RingSegment _dropped;
 
-    /// <summary>Whether this ring's segment is with the worker (handed over and not yet released by it).</summary>
+    /// <summary>Segments of this ring handed to the worker and not yet released by it.</summary>
     internal bool HasSegmentsInFlight => Volatile.Read(ref _segmentsInFlight) > 0;
 
     internal void SegmentHandedOff() => Interlocked.Increment(ref _segmentsInFlight);
 
-    /// <summary>The worker is done with this ring's segment (or it was dropped) and its space went back to the kernel.</summary>
+    /// <summary>The worker is done with a segment of this ring and gave its space back to the kernel.</summary>
     internal void SegmentReleased() => Interlocked.Decrement(ref _segmentsInFlight);
+
+    /// <summary>A segment the channel refused is waiting to be counted; nothing more of this ring is cut meanwhile.</summary>
+    internal bool HasDropPending => !_dropped.IsEmpty;
+
+    /// <summary>
+    /// A segment the channel refused. Its records are read only to count them (received, and dropped at stage
+    /// channel) and then released, once no earlier segment of the ring is in flight: a ring's readers go in order, each
+    /// starting where the previous one stopped. Until then nothing more of the ring is cut. Poll thread only.
+    /// </summary>
+    internal void Dropped(RingSegment segment)
+    {
+        _dropped = segment;
+        CountDropped();
+    }
+
+    /// <summary>Counts and releases a refused segment once nothing earlier of this ring is in flight. Poll thread only.</summary>
+    internal void CountDropped()
+    {
+        if (_dropped.IsEmpty || HasSegmentsInFlight)
+        {
+            return;
+        }
+
+        RingSegment.Reader reader = _dropped.GetEnumerator();
+        _dropped = default;
+        try
+        {
+            while (reader.MoveNext())
+            {
+            }
+        }
+        finally
+        {
+            reader.CountReceived();
+            AddChannelDropped(reader.Count);
+            reader.Release();
+        }
+    }
 
     internal void AddChannelDropped(long n) => Interlocked.Add(ref _totals.ChannelDropped, n);
 

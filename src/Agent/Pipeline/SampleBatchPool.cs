@@ -10,7 +10,8 @@ public sealed class SampleBatchPool(int batchBytes)
     private readonly Stack<SampleBatch> _free = new();
     private readonly Lock _gate = new();
     private readonly object _returnSignal = new();
-    private bool _returned;
+    private int _returns = 1; // batches returned since ExpectReturn
+    private int _wanted = 1; // how many WaitForReturn waits for
     private long _allocated;
 
     public int BatchBytes { get; } = batchBytes;
@@ -51,32 +52,38 @@ public sealed class SampleBatchPool(int batchBytes)
 
         lock (_returnSignal)
         {
-            _returned = true;
-            Monitor.PulseAll(_returnSignal);
+            // Wake the poll thread only once as many batches came back as it asked for: one wake-up per batch cost tens of
+            // microseconds a batch when the poll thread keeps the channel full.
+            if (++_returns == _wanted)
+            {
+                Monitor.PulseAll(_returnSignal);
+            }
         }
     }
 
     /// <summary>
-    /// Waits up to <paramref name="timeoutMs"/> for a batch to come back (the worker finished one: room in the channel,
-    /// ring space released). Call <see cref="ExpectReturn"/> before checking what to wait for, then this.
+    /// Waits up to <paramref name="timeoutMs"/> for the batches <see cref="ExpectReturn"/> asked for to come back (the
+    /// worker finished them: room in the channel, ring space released). Call ExpectReturn before checking what to wait
+    /// for, then this.
     /// </summary>
     public void WaitForReturn(int timeoutMs)
     {
         lock (_returnSignal)
         {
-            if (!_returned)
+            if (_returns < _wanted)
             {
                 Monitor.Wait(_returnSignal, timeoutMs);
             }
         }
     }
 
-    /// <summary>Forgets earlier returns, so that <see cref="WaitForReturn"/> waits for the next one.</summary>
-    public void ExpectReturn()
+    /// <summary>Forgets earlier returns, so that <see cref="WaitForReturn"/> waits for the next <paramref name="batches"/>.</summary>
+    public void ExpectReturn(int batches = 1)
     {
         lock (_returnSignal)
         {
-            _returned = false;
+            _returns = 0;
+            _wanted = Math.Max(1, batches);
         }
     }
 }

@@ -29,12 +29,19 @@ public sealed class SamplePipeline : IDisposable
         Poller = new RingBufferPoller(_written, Pool, options.PollTimeoutMs, logger, options.ChannelFullWaitMs)
         {
             BatchFlushMs = options.BatchFlushMs,
-            SegmentBytes = options.BatchBytes,
+            SegmentBytes = SegmentBytesFor(options),
             ChannelDepth = () => ChannelDepth,
             ChannelCapacity = options.ChannelCapacity,
         };
         Worker = new SampleWorker(_channel.Reader, Pool, logger);
     }
+
+    /// <summary>
+    /// Bytes of ring one segment spans at most: 16 batches' worth (1 MiB at the default BatchBytes). A segment is read
+    /// where it lies, so its size costs no memory; each costs a hand-off between the threads (about 1.7 us: 1.5 ns a
+    /// 48-byte sample at 64 KiB segments, 0.1 ns at 1 MiB).
+    /// </summary>
+    public static int SegmentBytesFor(AgentOptions options) => (int)Math.Min(int.MaxValue / 2, 16L * options.BatchBytes);
 
     public RingBufferPoller Poller { get; }
 

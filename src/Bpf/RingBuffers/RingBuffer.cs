@@ -33,6 +33,9 @@ public sealed unsafe class RingBuffer : IDisposable
     // Returned by the native callback after it copied the first record, so that libbpf's loop ends there.
     private const int HandOff = -Errno.EINPROGRESS;
 
+    // Bytes of ring a consumer-mode segment spans at most (the consumer sees one record at a time anyway).
+    private const int ConsumerSegmentBytes = 1 << 20;
+
     private const int Idle = 0;
     private const int InCall = 1;
     private const int Disposed = 2;
@@ -144,17 +147,18 @@ public sealed unsafe class RingBuffer : IDisposable
     }
 
     /// <summary>
-    /// Takes what the ring at <paramref name="ring"/> holds past the last segment: every record the producer has
-    /// written, unread (the segment's reader reads them, counts them as received and releases them). False while that
-    /// ring's last segment is out, when it has nothing new, or when its next record is still being written. Until the
-    /// segment is released its space stays unavailable to the kernel.
+    /// Takes the next <paramref name="maxBytes"/> of the ring at <paramref name="ring"/> (or what the producer wrote, if
+    /// less) as a segment, without reading it: its reader reads the records that start in it, counts them as received
+    /// and releases them. False when the ring has nothing new, or, with nothing out, when its next record is still
+    /// being written. Until a segment is released its space stays unavailable to the kernel; read and release a ring's
+    /// segments in the order they were cut.
     /// </summary>
-    public bool TryCut(int ring, out RingSegment segment)
+    public bool TryCut(int ring, int maxBytes, out RingSegment segment)
     {
         Enter();
         try
         {
-            return Cut(_rings[ring], ring, out segment);
+            return Cut(_rings[ring], ring, maxBytes, out segment);
         }
         finally
         {
@@ -276,9 +280,9 @@ public sealed unsafe class RingBuffer : IDisposable
         return rc > 0;
     }
 
-    private static bool Cut(Ring r, int index, out RingSegment segment)
+    private static bool Cut(Ring r, int index, int maxBytes, out RingSegment segment)
     {
-        if (!r.Memory.TryCut(out ulong start, out ulong end))
+        if (!r.Memory.TryCut(maxBytes, out ulong start, out ulong end))
         {
             segment = default;
             return false;
@@ -313,7 +317,7 @@ public sealed unsafe class RingBuffer : IDisposable
                 }
             }
 
-            while (Cut(r, i, out RingSegment segment))
+            while (Cut(r, i, ConsumerSegmentBytes, out RingSegment segment))
             {
                 RingSegment.Reader e = segment.GetEnumerator();
                 while (e.MoveNext())

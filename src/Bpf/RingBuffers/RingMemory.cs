@@ -13,9 +13,9 @@ namespace Bpf;
 /// Two positions: the cut position (how far records were handed out as a <see cref="RingSegment"/>, this side's
 /// own) and the kernel's consumer position (how far they were released; the kernel may overwrite what lies before
 /// it). Cutting and releasing are separate so that records can be read after the thread that found them moved on,
-/// and space goes back to the producer only once they were read. One segment of a ring is out at a time: a cut
-/// takes everything written so far, so a second one has nothing to wait for, and a reader that stops early hands the
-/// rest back by releasing up to where it stopped.
+/// and space goes back to the producer only once they were read. Segments are cut without reading the records (a
+/// segment is a range of ring; its reader finds the records in it), so a reader starts where the previous one
+/// stopped, and one that stops early (a record still being written) leaves the rest to the next.
 /// </para>
 /// <para>
 /// The data pages are mapped once, not twice as libbpf does (the kernel allows a second copy after the first so
@@ -40,7 +40,10 @@ internal sealed unsafe class RingMemory : IDisposable
     private ulong* _consumerPos;
     private ulong* _producerPos;
     private byte* _data;
-    private ulong _cut;
+    private ulong _cut; // how far segments were cut (the cutting thread's)
+    private long _cuts; // segments cut (the cutting thread's)
+    private long _released; // segments released (by their readers)
+    private ulong _readFrom; // where the next reader starts (the reading thread's; handed over with a release)
     private byte[] _scratch = [];
 
     public RingMemory(int mapFd, int dataBytes, string mapName)
@@ -70,52 +73,73 @@ internal sealed unsafe class RingMemory : IDisposable
         _consumerPos = (ulong*)consumer;
         _producerPos = (ulong*)producer;
         _data = (byte*)producer + _pageSize;
-        _cut = Volatile.Read(ref *_consumerPos);
+        _cut = _readFrom = Volatile.Read(ref *_consumerPos);
     }
 
     /// <summary>Unconsumed bytes (headers and padding included) the kernel has written so far.</summary>
     public long Pending => (long)(Volatile.Read(ref *_producerPos) - Volatile.Read(ref *_consumerPos));
 
-    /// <summary>Whether the segment cut last was released (the kernel's consumer position is the cut position).</summary>
-    public bool AllReleased => _data is null || Volatile.Read(ref *_consumerPos) == Volatile.Read(ref _cut);
+    /// <summary>Whether every segment cut was released (nothing of this ring is being read).</summary>
+    public bool AllReleased => _data is null || Volatile.Read(ref _released) == _cuts;
 
     /// <summary>Whether the producer has written past the cut position.</summary>
     public bool HasUncut => _data is not null && Volatile.Read(ref *_producerPos) > _cut;
 
     /// <summary>
-    /// libbpf moved the consumer position itself (its callback took a record): cutting continues from there.
-    /// Only valid while every earlier cut is released.
+    /// libbpf moved the consumer position itself (its callback took a record): cutting and reading continue from
+    /// there. Only valid while every segment is released.
     /// </summary>
-    public void FollowConsumer() => Volatile.Write(ref _cut, Volatile.Read(ref *_consumerPos));
+    public void FollowConsumer()
+    {
+        ulong consumer = Volatile.Read(ref *_consumerPos);
+        _readFrom = consumer;
+        Volatile.Write(ref _cut, consumer);
+    }
 
     /// <summary>
-    /// Takes everything the producer has written from the cut position on, without reading it: the reader walks the
-    /// records (<see cref="RingSegment.Reader"/>) and stops at one still being written. False while the last segment
-    /// is out (it may stop early and hand the rest back), when there is nothing new, or when the next record is still
-    /// being written (a wait then wakes when it is committed: the kernel wakes a consumer waiting at that record).
+    /// Takes up to <paramref name="maxBytes"/> of ring past the last cut, without reading it: the segment ends at the
+    /// producer position or <paramref name="maxBytes"/> on, wherever a record happens to be there. Readers read the
+    /// records that start before a segment's end (<see cref="RingSegment.Reader"/>), each from where the previous
+    /// reader of the ring stopped, so a record across the end belongs to the segment it starts in, and a record still
+    /// being written (a reader stops there) is read by the next segment's reader, or the next cut's. False when there is
+    /// nothing new, or, with nothing out, when the next record is still being written (a wait then wakes when it is
+    /// committed: the kernel wakes a consumer waiting at that record).
     /// </summary>
-    public bool TryCut(out ulong start, out ulong end)
+    public bool TryCut(int maxBytes, out ulong start, out ulong end)
     {
         byte* data = _data;
         ObjectDisposedException.ThrowIf(data is null, this);
-        ulong cut = _cut;
-        start = end = cut;
-        if (Volatile.Read(ref *_consumerPos) != cut)
+        ulong prod = Volatile.Read(ref *_producerPos); // the producer writes a record's header (busy) before it publishes the position past it
+        if (AllReleased)
         {
+            // Nothing out: cutting goes on from where the last reader stopped (before the cut when it met a record still
+            // being written).
+            ulong from = _readFrom;
+            _cut = from;
+            if (prod == from || (Volatile.Read(ref *(uint*)(data + (from & (_dataSize - 1)))) & BusyBit) != 0)
+            {
+                start = end = from;
+                return false;
+            }
+        }
+
+        start = _cut;
+        if (prod <= start)
+        {
+            end = start;
             return false;
         }
 
-        // The producer writes a record's header (busy) before it publishes the position past it.
-        ulong prod = Volatile.Read(ref *_producerPos);
-        if (prod == cut || (Volatile.Read(ref *(uint*)(data + (cut & (_dataSize - 1)))) & BusyBit) != 0)
-        {
-            return false;
-        }
-
-        end = prod;
-        Volatile.Write(ref _cut, prod);
+        end = Math.Min(prod, start + (ulong)Math.Max(maxBytes, HeaderBytes));
+        Volatile.Write(ref _cut, end);
+        _cuts++;
         return true;
     }
+
+    /// <summary>Where the next reader of this ring starts: where the last one stopped.</summary>
+    internal ulong ReadFrom => _readFrom;
+
+    internal ulong ProducerPosition => Volatile.Read(ref *_producerPos);
 
     /// <summary>The data pages, for a reader's loop.</summary>
     internal byte* Data => _data;
@@ -126,8 +150,8 @@ internal sealed unsafe class RingMemory : IDisposable
         new($"Ring buffer map '{_mapName}': a record of {size} bytes at position {pos} runs past the producer position {end}; the {end - pos} bytes from there were skipped.");
 
     /// <summary>
-    /// Gives the ring space before <paramref name="position"/> back to the kernel. Before the cut position: the reader
-    /// stopped early (a record still being written, or its consumer stopped), and cutting continues from there.
+    /// A reader is done: it read every record before <paramref name="position"/>, which goes back to the kernel, and the
+    /// next reader of the ring starts there. Readers of a ring release in the order their segments were cut.
     /// </summary>
     public void Release(ulong position)
     {
@@ -137,12 +161,9 @@ internal sealed unsafe class RingMemory : IDisposable
             return;
         }
 
-        if (position < _cut)
-        {
-            Volatile.Write(ref _cut, position); // before the consumer position: whoever sees it released sees the cut
-        }
-
+        _readFrom = position;
         Volatile.Write(ref *consumer, position);
+        Interlocked.Increment(ref _released); // last: whoever sees the segment released sees where reading goes on
     }
 
     /// <summary>Gives space back while a segment is still being read (records before <paramref name="position"/> are done with).</summary>

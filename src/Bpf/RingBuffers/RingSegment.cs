@@ -3,11 +3,11 @@ using System.Runtime.CompilerServices;
 namespace Bpf;
 
 /// <summary>
-/// What one ring of a <see cref="RingBuffer"/> held when <see cref="RingBuffer.TryCut"/> looked: every record the
-/// producer had written past the last segment, not read yet. Its <see cref="Reader"/> reads the records where they lie
-/// in the ring's pages, on any thread, counts them as received, and gives their space back to the kernel
-/// (<see cref="Reader.Release"/>). Until then the kernel cannot reuse that space, so the records stay valid; once
-/// released they must not be read. One segment of a ring is out at a time.
+/// A range of one ring of a <see cref="RingBuffer"/> that <see cref="RingBuffer.TryCut"/> handed out without reading
+/// it. Its <see cref="Reader"/> reads the records that start in it where they lie in the ring's pages, on any thread,
+/// counts them as received, and gives their space back to the kernel (<see cref="Reader.Release"/>). Until then the
+/// kernel cannot reuse that space, so the records stay valid; once released they must not be read. A ring's segments
+/// are read one after the other, in the order they were cut, each reader starting where the previous one stopped.
 /// </summary>
 public readonly struct RingSegment
 {
@@ -26,21 +26,22 @@ public readonly struct RingSegment
     /// <summary>The ring's index in its ring buffer (the order rings were added).</summary>
     public int Ring { get; }
 
-    /// <summary>Bytes of ring the segment spans: its records with their 8-byte headers and padding.</summary>
+    /// <summary>Bytes of ring the segment spans (headers and padding included; a record that starts in it may run past its end).</summary>
     public long SpanBytes => (long)(_end - _start);
 
-    /// <summary>The ring position the segment ends at (a reader that stopped before it stopped at a record still being written).</summary>
+    /// <summary>The ring position the segment ends at: its reader reads the records that start before it.</summary>
     public ulong End => _end;
 
     public bool IsEmpty => _ring is null;
 
     /// <summary>Reads the records in order (foreach, or the reader itself to release what it read).</summary>
-    public Reader GetEnumerator() => new(_ring, _start, _end);
+    public Reader GetEnumerator() => new(_ring, _end);
 
     /// <summary>
-    /// Reads a segment's records where they lie, skipping discarded ones, and stops at the end or at a record still
-    /// being written (<see cref="Release"/> hands that one and the rest back to the next cut). It gives space back to
-    /// the kernel as it goes, so a long segment does not hold the whole ring until its end.
+    /// Reads a segment's records where they lie, from where the ring's previous reader stopped, skipping discarded
+    /// ones, and stops at the first record that starts at or past the end, or at one still being written
+    /// (<see cref="Release"/> leaves that one and the rest to the next reader). It gives space back to the kernel as
+    /// it goes, so a long segment does not hold its whole range until its end.
     /// </summary>
     public unsafe ref struct Reader
     {
@@ -48,6 +49,7 @@ public readonly struct RingSegment
         private readonly byte* _data;
         private readonly ulong _mask;
         private readonly ulong _end;
+        private readonly ulong _limit; // the producer position when reading began: no record runs past it
         private readonly ulong _releaseStep;
         private ulong _pos;
         private ulong _releaseAt;
@@ -56,18 +58,19 @@ public readonly struct RingSegment
         private bool _counted;
         private ReadOnlySpan<byte> _current;
 
-        internal Reader(RingBuffer.Ring? ring, ulong start, ulong end)
+        internal Reader(RingBuffer.Ring? ring, ulong end)
         {
             _ring = ring;
-            _pos = start;
-            _end = ring is null ? start : end;
             if (ring is not null)
             {
                 RingMemory memory = ring.Memory;
+                _pos = memory.ReadFrom; // where the ring's previous reader stopped
+                _end = end;
+                _limit = memory.ProducerPosition;
                 _data = memory.Data;
                 _mask = memory.DataSize - 1;
                 _releaseStep = Math.Min(64 * 1024UL, memory.DataSize / 4);
-                _releaseAt = start + _releaseStep;
+                _releaseAt = _pos + _releaseStep;
             }
         }
 
@@ -79,7 +82,7 @@ public readonly struct RingSegment
         /// <summary>Sample bytes read so far, headers and padding not included.</summary>
         public readonly long Bytes => _bytes;
 
-        /// <summary>Ring position just after <see cref="Current"/>: where the next read, or the next cut, begins.</summary>
+        /// <summary>Ring position just after <see cref="Current"/>: where the next read, or the next reader, begins.</summary>
         public readonly ulong Position => _pos;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)] // into the reader's loop: its fields then stay in registers
@@ -98,11 +101,11 @@ public readonly struct RingSegment
 
                 uint size = len & ~(RingMemory.BusyBit | RingMemory.DiscardBit);
                 ulong next = pos + ((size + RingMemory.HeaderBytes + 7UL) & ~7UL);
-                if (next > _end)
+                if (next > _limit)
                 {
-                    // Not a record the kernel wrote: skip the rest of the segment rather than stop the ring on it.
-                    _pos = _end;
-                    throw _ring!.Memory.Corrupt(size, pos, _end);
+                    // Not a record the kernel wrote: skip what was written rather than stop the ring on it for ever.
+                    _pos = _limit;
+                    throw _ring!.Memory.Corrupt(size, pos, _limit);
                 }
 
                 if ((len & RingMemory.DiscardBit) != 0)
@@ -145,8 +148,9 @@ public readonly struct RingSegment
         }
 
         /// <summary>
-        /// Counts what was read and gives its space back to the kernel. Call once, after the last record was used: what
-        /// was not read (a record still being written, or everything after a reader that stopped) goes to the next cut.
+        /// Counts what was read and gives its space back to the kernel. Call once per segment, after the last record was
+        /// used, also for a segment not read at all: what was not read (a record still being written, or everything after
+        /// a reader that stopped) goes to the ring's next reader.
         /// </summary>
         public void Release()
         {
