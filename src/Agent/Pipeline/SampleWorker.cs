@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Bpf;
+using BpfAgent.Metrics;
 using Microsoft.Extensions.Logging;
 
 namespace BpfAgent.Pipeline;

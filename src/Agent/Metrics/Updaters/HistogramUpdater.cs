@@ -2,7 +2,6 @@ using BpfAgent.Configuration;
 using BpfAgent.Decoding;
 using BpfAgent.Metrics.Exposition;
 using BpfAgent.Metrics.Histograms;
-using BpfAgent.Pipeline;
 
 namespace BpfAgent.Metrics;
 

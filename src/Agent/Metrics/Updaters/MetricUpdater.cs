@@ -1,7 +1,6 @@
 using BpfAgent.Configuration;
 using BpfAgent.Decoding;
 using BpfAgent.Metrics.Histograms;
-using BpfAgent.Pipeline;
 
 namespace BpfAgent.Metrics;
 

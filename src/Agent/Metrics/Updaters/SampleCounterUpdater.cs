@@ -1,6 +1,5 @@
 using System.Diagnostics.Metrics;
 using BpfAgent.Configuration;
-using BpfAgent.Pipeline;
 
 namespace BpfAgent.Metrics;
 

@@ -1,11 +1,11 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace BpfAgent.Pipeline;
+namespace BpfAgent.Metrics;
 
 /// <summary>
 /// Up to <see cref="Capacity"/> samples of one ring, in ring order, that the worker updates the metrics with one
-/// metric at a time (<see cref="SampleProcessor.Process(SampleChunk)"/>): each metric's loop then keeps its own state
+/// metric at a time (the ring's SampleProcessor): each metric's loop then keeps its own state
 /// in registers instead of reloading it for every sample between the other metrics' work. The samples stay where
 /// they lie (the ring's pages, or a batch's pinned copy buffer) and must stay there until the chunk is cleared.
 /// One per worker, reused.
