@@ -9,7 +9,7 @@ internal sealed class BenchSettings
         Configuration = a.String("--configuration", "Release");
         Only = (a.Find("--only") ?? "drain,sustained,startstop,kernel,kernel-maps,map-scrape,agent-cpu").Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
         DrainRingMb = a.Int("--drain-ring-mb", 256);
-        DrainReps = a.Int("--drain-reps", 3);
+        DrainReps = a.Int("--drain-reps", 5);
         Sizes = (a.Find("--sizes") ?? "48,256").Split(',').Select(int.Parse).ToArray();
         RingMb = a.Int("--ring-mb", 16);
         Burst = a.Int("--burst", 500);

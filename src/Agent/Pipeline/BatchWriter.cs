@@ -45,30 +45,24 @@ public sealed class BatchWriter(ChannelWriter<SampleBatch> writer, SampleBatchPo
     }
 
     /// <summary>
-    /// Copies the records of <paramref name="segment"/> into the current batch and gives its space back to the kernel;
-    /// false (nothing read, nothing released) when they might not fit in one batch.
+    /// Copies the records of <paramref name="segment"/> into the current batch (and the next ones, if they do not fit
+    /// in one) and gives its space back to the kernel. Only for a segment whose ring has nothing else in flight: its
+    /// reader starts where the last one stopped.
     /// </summary>
-    public bool TryCopy(Bpf.RingSegment segment)
+    public void Copy(Bpf.RingSegment segment)
     {
-        _current ??= Rent(0);
-        if (!_current.HasRoomFor(segment))
+        Bpf.RingSegment.Reader reader = segment.GetEnumerator();
+        try
         {
-            Flush();
-            _current = Rent(0);
-            if (!_current.HasRoomFor(segment))
+            while (reader.MoveNext())
             {
-                return false;
+                Add(segment.Ring, reader.Current);
             }
         }
-
-        Bpf.RingSegment.Reader reader = segment.GetEnumerator();
-        while (reader.MoveNext())
+        finally
         {
-            _current.TryAdd(segment.Ring, reader.Current);
+            reader.Release();
         }
-
-        reader.Release();
-        return true;
     }
 
     /// <summary>Hands <paramref name="segment"/> to the worker at the end of the current batch, which goes out now.</summary>

@@ -63,11 +63,11 @@ public sealed class RingBufferPoller : IDisposable
 
     public int ChannelCapacity { get; init; } = int.MaxValue;
 
-    /// <summary>
-    /// Bytes of ring one segment spans at most: a batch's worth, so the channel's bound means what it did with copies.
-    /// A segment spanning less than half of it, of a ring with nothing in flight, is copied into a batch instead.
-    /// </summary>
-    public int SegmentBytes { get; init; } = 64 * 1024;
+    /// <summary>Bytes of ring one segment spans at most.</summary>
+    public int SegmentBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>A segment spanning fewer bytes than this, of a ring with nothing in flight, is copied into batches instead (half a batch).</summary>
+    public int CopyBytes { get; init; } = 32 * 1024;
 
     private void MarkProgress() => Interlocked.Exchange(ref _progressTicks, Environment.TickCount64);
 
@@ -290,8 +290,8 @@ public sealed class RingBufferPoller : IDisposable
     // Round robin over the rings, one segment each per turn, while they hold whole segments' worth (or until stop is
     // requested). A segment is cut without reading it: the worker's reader finds the records in it. A short segment
     // means the ring is caught up: the loop then waits for the worker before cutting the little that came meanwhile,
-    // instead of spinning on the producer's position. A short segment of a ring with nothing in flight is copied into
-    // the current batch and given back at once: at a moderate rate a wakeup brings a record or two, and handing each
+    // instead of spinning on the producer's position. A short segment (under CopyBytes) of a ring with nothing in
+    // flight is copied into the current batch and given back at once: at a moderate rate a wakeup brings a record or two, and handing each
     // such segment to the worker (and waiting for it to give the space back before waiting on libbpf again) cost a
     // thread hand-off per wakeup, 3x the agent CPU per event of copies. Returns the segments handed over or copied.
     private int CutAll(RingBuffer rb, BatchWriter writer)
@@ -314,7 +314,11 @@ public sealed class RingBufferPoller : IDisposable
                     cut++;
                     bool full = segment.SpanBytes >= SegmentBytes;
                     more |= full;
-                    if (segment.SpanBytes >= SegmentBytes / 2 || !nothingInFlight || !writer.TryCopy(segment))
+                    if (nothingInFlight && segment.SpanBytes < CopyBytes)
+                    {
+                        writer.Copy(segment);
+                    }
+                    else
                     {
                         writer.Add(segment);
                     }

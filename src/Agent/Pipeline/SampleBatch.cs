@@ -43,13 +43,6 @@ public sealed class SampleBatch
         Segment = segment;
     }
 
-    /// <summary>
-    /// Whether a segment's records fit as copies, for sure: a record takes at least 8 bytes of ring (its header), so it
-    /// holds at most <see cref="RingSegment.SpanBytes"/>/8 of them, with fewer sample bytes than that.
-    /// </summary>
-    public bool HasRoomFor(RingSegment segment) =>
-        Segment.IsEmpty && Count + (segment.SpanBytes / 8) <= _entries.Length && UsedBytes + segment.SpanBytes <= Data.Length;
-
     public bool TryAdd(int ring, ReadOnlySpan<byte> sample)
     {
         if (Count == _entries.Length || UsedBytes + sample.Length > Data.Length)

@@ -30,6 +30,7 @@ public sealed class SamplePipeline : IDisposable
         {
             BatchFlushMs = options.BatchFlushMs,
             SegmentBytes = SegmentBytesFor(options),
+            CopyBytes = options.BatchBytes / 2,
             ChannelDepth = () => ChannelDepth,
             ChannelCapacity = options.ChannelCapacity,
         };

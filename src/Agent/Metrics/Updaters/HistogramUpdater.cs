@@ -14,6 +14,9 @@ public sealed class HistogramUpdater(MetricConfig config, LabelSet labels, Event
     public BucketLayout Layout { get; } = layout;
 
     private readonly double _scale = config.Scale;
+    // A chunk's series and values between the two passes of Update(SampleChunk, int).
+    private readonly LabelSeries?[] _seriesOf = new LabelSeries?[SampleChunk.Capacity];
+    private readonly double[] _valueOf = new double[SampleChunk.Capacity];
 
     public override void Update(ReadOnlySpan<byte> sample)
     {
@@ -33,20 +36,38 @@ public sealed class HistogramUpdater(MetricConfig config, LabelSet labels, Event
             return;
         }
 
+        // Two passes, as UpdateOneSeries: each sample's series, bucket and value first, then the counts and sums.
         EventField field = Field!;
         double scale = _scale;
         BucketLayout layout = Layout;
         LabelSet labels = Labels;
+        LabelSeries?[] seriesOf = _seriesOf;
+        Span<int> bucketOf = stackalloc int[SampleChunk.Capacity];
+        double[] valueOf = _valueOf;
         int n = chunk.Count;
-        for (int i = from; i < n; i++)
+        int done = from;
+        try
         {
-            chunk.At = i;
-            ReadOnlySpan<byte> sample = chunk[i];
-            double v = field.ReadDouble(sample) * scale;
-            if (labels.Find(sample) is LabelSeries s)
+            for (; done < n; done++)
             {
-                s.Buckets![layout.IndexOf(v)]++;
-                s.Sum += v;
+                chunk.At = done;
+                ReadOnlySpan<byte> sample = chunk[done];
+                double v = field.ReadDouble(sample) * scale;
+                seriesOf[done] = labels.Find(sample); // null: a decoder dropped the label set (counted by the label set)
+                bucketOf[done] = layout.IndexOf(v);
+                valueOf[done] = v;
+            }
+        }
+        finally
+        {
+            for (int i = from; i < done; i++)
+            {
+                if (seriesOf[i] is LabelSeries s)
+                {
+                    s.Buckets![bucketOf[i]]++;
+                    s.Sum += valueOf[i];
+                    seriesOf[i] = null;
+                }
             }
         }
     }
@@ -67,7 +88,7 @@ public sealed class HistogramUpdater(MetricConfig config, LabelSet labels, Event
         double scale = _scale;
         BucketLayout.Exp2Index index = Layout.Exp2;
         long[] buckets = s.Buckets!;
-        Span<byte> bucketOf = stackalloc byte[SampleChunk.Capacity]; // at most 64 bounds: an index fits a byte
+        Span<int> bucketOf = stackalloc int[SampleChunk.Capacity];
         double sum = 0;
         int n = chunk.Count;
         int done = from;
@@ -77,7 +98,7 @@ public sealed class HistogramUpdater(MetricConfig config, LabelSet labels, Event
             {
                 chunk.At = done;
                 double v = field.ReadDouble(chunk[done]) * scale;
-                bucketOf[done] = (byte)index.Of(v);
+                bucketOf[done] = index.Of(v);
                 sum += v;
             }
         }
