@@ -16,16 +16,39 @@ public sealed class SampleCounterUpdater(MetricConfig config, LabelSet labels) :
         }
     }
 
+    // A run of samples of one series (the common case: bursts) is counted in a local and added once, not with a
+    // read-modify-write of the series' count per sample, which each next sample would have to wait for.
     public override void Update(SampleChunk chunk, int from)
     {
         LabelSet labels = Labels;
+        LabelSeries? run = null;
+        long count = 0;
         int n = chunk.Count;
-        for (int i = from; i < n; i++)
+        try
         {
-            chunk.At = i;
-            if (labels.Find(chunk[i]) is LabelSeries s)
+            for (int i = from; i < n; i++)
             {
-                s.Count++;
+                chunk.At = i;
+                LabelSeries? s = labels.Find(chunk[i]); // null: a decoder dropped the label set (counted by the label set)
+                if (!ReferenceEquals(s, run))
+                {
+                    if (run is not null)
+                    {
+                        run.Count += count;
+                    }
+
+                    run = s;
+                    count = 0;
+                }
+
+                count++;
+            }
+        }
+        finally
+        {
+            if (run is not null)
+            {
+                run.Count += count; // also when a sample threw: the ones before it are counted
             }
         }
     }
