@@ -23,27 +23,6 @@ public sealed class SampleProcessor(EventLayout layout, IReadOnlyList<MetricUpda
     /// <summary>Whether a sample is long enough to decode (not shorter than its struct); one that is not is a decode error.</summary>
     public bool Fits(ReadOnlySpan<byte> sample) => sample.Length >= Layout.Size;
 
-    /// <summary>One sample on its own; false when it cannot be decoded (shorter than its struct).</summary>
-    public bool Process(ReadOnlySpan<byte> sample)
-    {
-        if (!Fits(sample))
-        {
-            return false;
-        }
-
-        foreach (MetricUpdater m in _metrics)
-        {
-            m.Update(sample);
-        }
-
-        if (Log is not null)
-        {
-            WriteLog(Log, sample);
-        }
-
-        return true;
-    }
-
     /// <summary>
     /// The samples of <paramref name="chunk"/> (each one that <see cref="Fits"/>), every metric over all of them, then
     /// the log lines in order. A sample that throws in a metric is marked failed in the chunk and that metric goes on
