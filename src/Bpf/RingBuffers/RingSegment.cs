@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace Bpf;
 
@@ -45,6 +46,7 @@ public readonly struct RingSegment
     /// </summary>
     public unsafe ref struct Reader
     {
+        private const ulong PrefetchBytes = 4096;
         private readonly RingBuffer.Ring? _ring;
         private readonly byte* _data;
         private readonly ulong _mask;
@@ -124,6 +126,15 @@ public readonly struct RingSegment
                 _current = offset + size <= mask + 1
                     ? new ReadOnlySpan<byte>(data + offset, (int)size)
                     : _ring!.Memory.Joined(offset, (int)size);
+                // A page ahead of the reader, while that is written already: the metrics between two chunks break the
+                // hardware's stream, and the first reads of the next chunk would each wait for memory (full drain at 48 B:
+                // ~16 -> ~14.5 ns a sample; the transport alone, which reads on without a break, does not change).
+                ulong ahead = next + PrefetchBytes;
+                if (Sse.IsSupported && ahead < _limit)
+                {
+                    Sse.Prefetch0(data + (ahead & mask));
+                }
+
                 _pos = next;
                 _count++;
                 _bytes += size;
