@@ -23,6 +23,7 @@ public sealed class CgroupPaths : IDisposable
     private readonly object _gate = new();
     private readonly TimeProvider _time;
     private readonly CgroupWatch? _watch;
+    private readonly CgroupHandles? _handles;
     private Dictionary<ulong, string> _paths = [];
     private Dictionary<string, ulong> _ids = new(StringComparer.Ordinal);
     private long _lastScan;
@@ -30,21 +31,35 @@ public sealed class CgroupPaths : IDisposable
 
     /// <param name="followEvents">Keep the table current through fanotify where it can watch the mount; else (or
     /// where it cannot) only walk on a miss.</param>
-    public CgroupPaths(string mount, TimeSpan? rescanInterval = null, TimeProvider? time = null, bool followEvents = false)
+    /// <param name="resolveByHandle">Look a missing id up by its file handle (<see cref="CgroupHandles"/>) where that
+    /// works, instead of walking: a cgroup created within the last walk's second is found too.</param>
+    public CgroupPaths(string mount, TimeSpan? rescanInterval = null, TimeProvider? time = null, bool followEvents = false, bool resolveByHandle = false)
     {
         Mount = mount;
         RescanInterval = rescanInterval ?? TimeSpan.FromSeconds(1);
         _time = time ?? TimeProvider.System;
+        string? noHandles = null;
+        if (resolveByHandle)
+        {
+            _handles = CgroupHandles.TryOpen(mount, out noHandles);
+        }
+
+        string onMiss = _handles is not null ? $"looks each missing id up in {mount} by its file handle"
+            : resolveByHandle ? $"walks {mount} on a miss (no file handles: {noHandles})"
+            : $"walks {mount} on a miss";
         if (followEvents)
         {
             _watch = CgroupWatch.TryStart(mount, Changed, Lost, out string? why);
-            Mode = _watch is null ? $"walks {mount} on a miss (no fanotify watch: {why})" : $"follows {mount} through fanotify, walks on a miss";
+            Mode = _watch is null ? $"{onMiss} (no fanotify watch: {why})" : $"follows {mount} through fanotify, {onMiss}";
         }
         else
         {
-            Mode = $"walks {mount} on a miss";
+            Mode = onMiss;
         }
     }
+
+    /// <summary>True where a missing id is looked up by its file handle, not by a walk.</summary>
+    public bool ResolvesByHandle => _handles is not null;
 
     /// <summary>True while a fanotify watch keeps the table current between walks.</summary>
     public bool FollowsEvents => _watch is { Running: true };
@@ -73,6 +88,9 @@ public sealed class CgroupPaths : IDisposable
     /// <summary>Walks done so far.</summary>
     public long Scans { get; private set; }
 
+    /// <summary>Missing ids looked up by handle so far.</summary>
+    public long Lookups { get; private set; }
+
     /// <summary>The path of cgroup <paramref name="id"/>, walking the mount again if it is not known and the last walk is old enough.</summary>
     public string? Find(ulong id)
     {
@@ -80,6 +98,26 @@ public sealed class CgroupPaths : IDisposable
         {
             if (_paths.TryGetValue(id, out string? path))
             {
+                return path;
+            }
+
+            // By handle: found or not, that is the answer (null: no cgroup has the id now). A full table is walked
+            // instead, which drops the removed cgroups the lookups added.
+            if (_handles is not null && _paths.Count < MaxEntries)
+            {
+                path = _handles.PathOf(id);
+                if (path is not null)
+                {
+                    if (_ids.Remove(path, out ulong old))
+                    {
+                        _paths.Remove(old);
+                    }
+
+                    _paths[id] = path;
+                    _ids[path] = id;
+                }
+
+                Lookups++;
                 return path;
             }
 
@@ -103,8 +141,12 @@ public sealed class CgroupPaths : IDisposable
         }
     }
 
-    /// <summary>Stops the fanotify watch, if any.</summary>
-    public void Dispose() => _watch?.Dispose();
+    /// <summary>Stops the fanotify watch, if any, and closes the mount's handle.</summary>
+    public void Dispose()
+    {
+        _watch?.Dispose();
+        _handles?.Dispose();
+    }
 
     // The watch saw directory name under cgroup parent created or removed (events may be merged, so what the
     // directory is now decides): it is looked at, and the table made to agree. cgroup2 refuses renames (EPERM).

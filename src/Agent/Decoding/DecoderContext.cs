@@ -9,7 +9,7 @@ public sealed class DecoderContext
     private static readonly Lazy<KernelSymbols> s_symbols = new(() => KernelSymbols.Load(KernelSymbols.DefaultPath));
     private static readonly Lazy<CgroupPaths> s_cgroups = new(() =>
     {
-        var cgroups = new CgroupPaths(CgroupPaths.FindCgroup2Mount() ?? CgroupPaths.DefaultMount, followEvents: true);
+        var cgroups = new CgroupPaths(CgroupPaths.FindCgroup2Mount() ?? CgroupPaths.DefaultMount, followEvents: true, resolveByHandle: true);
         Serilog.Log.Information("Decoders: the cgroup table {Mode}", cgroups.Mode);
         return cgroups;
     });
