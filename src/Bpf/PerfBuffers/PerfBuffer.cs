@@ -34,7 +34,7 @@ public sealed unsafe class PerfBuffer : IDisposable
         {
             int errno = Marshal.GetLastPInvokeError();
             _consumer.Free();
-            throw BpfException.FromErrno(errno == 0 ? 22 : errno, "perf_buffer__new", map.Name);
+            throw BpfException.FromErrno(errno == 0 ? Errno.EINVAL : errno, "perf_buffer__new", map.Name);
         }
     }
 
@@ -43,7 +43,7 @@ public sealed unsafe class PerfBuffer : IDisposable
     {
         ObjectDisposedException.ThrowIf(_pb == 0, this);
         int n = Interop.Libbpf.perf_buffer__poll(_pb, timeoutMs);
-        if (n < 0 && n != -4)
+        if (n < 0 && n != -Errno.EINTR) // a signal, not an error
         {
             throw BpfException.FromErrno(-n, "perf_buffer__poll", null);
         }
