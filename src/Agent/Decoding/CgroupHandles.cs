@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using Tmds.Linux;
 
 namespace BpfAgent.Decoding;
 
@@ -12,16 +13,9 @@ namespace BpfAgent.Decoding;
 /// its own id, and returns null with the reason where it does not (no capability, not cgroup2, a kernel without
 /// kernfs handles).
 /// </summary>
-public sealed partial class CgroupHandles : IDisposable
+public sealed unsafe class CgroupHandles : IDisposable
 {
-    // <linux/exportfs.h>, <fcntl.h>, <errno.h>
-    private const int FILEID_KERNFS = 0xfe;
-    private const int O_RDONLY = 0;
-    private const int O_DIRECTORY = 0x10000;
-    private const int O_CLOEXEC = 0x80000;
-    private const int O_PATH = 0x200000;
-    private const int ENOENT = 2;
-    private const int ESTALE = 116;
+    private const int FILEID_KERNFS = 0xfe; // <linux/exportfs.h>
     private const string DeletedSuffix = " (deleted)";
 
     private readonly string _mount;
@@ -37,10 +31,15 @@ public sealed partial class CgroupHandles : IDisposable
     public static CgroupHandles? TryOpen(string mount, out string? why)
     {
         why = null;
-        int fd = open(mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int fd;
+        fixed (byte* p = Encoding.UTF8.GetBytes(mount + "\0"))
+        {
+            fd = LibC.open(p, LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_CLOEXEC);
+        }
+
         if (fd < 0)
         {
-            why = $"open({mount}) failed: {Error()}";
+            why = $"open({mount}) failed: {Marshal.GetPInvokeErrorMessage(LibC.errno)}";
             return null;
         }
 
@@ -60,16 +59,13 @@ public sealed partial class CgroupHandles : IDisposable
         return null;
     }
 
-    /// <summary>The errno of the last lookup that failed for a reason other than a cgroup that does not exist.</summary>
-    public int LastErrno { get; private set; }
-
     /// <summary>
     /// The path of cgroup <paramref name="id"/> (under the mount, as a walk would give it), or null when no cgroup has
     /// that id now (removed, or never made).
     /// </summary>
     public string? PathOf(ulong id) => PathOf(id, out _);
 
-    private unsafe string? PathOf(ulong id, out int errno)
+    private string? PathOf(ulong id, out int errno)
     {
         errno = 0;
         if (_mountFd < 0)
@@ -82,22 +78,22 @@ public sealed partial class CgroupHandles : IDisposable
         *(uint*)handle = 8;
         *(int*)(handle + 4) = FILEID_KERNFS;
         *(ulong*)(handle + 8) = id;
-        int fd = open_by_handle_at(_mountFd, handle, O_PATH | O_CLOEXEC);
+        int fd = LibC.open_by_handle_at(_mountFd, (file_handle*)handle, LibC.O_PATH | LibC.O_CLOEXEC);
         if (fd < 0)
         {
-            errno = Marshal.GetLastPInvokeError();
-            if (errno is not (ESTALE or ENOENT))
-            {
-                LastErrno = errno;
-            }
-
+            errno = LibC.errno; // ESTALE or ENOENT: no cgroup has the id now
             return null;
         }
 
         try
         {
             byte* buf = stackalloc byte[4096];
-            nint n = readlink($"/proc/self/fd/{fd}", buf, 4096);
+            nint n;
+            fixed (byte* link = Encoding.UTF8.GetBytes($"/proc/self/fd/{fd}\0"))
+            {
+                n = (nint)LibC.readlink(link, buf, 4096);
+            }
+
             if (n <= 0)
             {
                 return null;
@@ -109,7 +105,7 @@ public sealed partial class CgroupHandles : IDisposable
         }
         finally
         {
-            _ = close(fd);
+            _ = LibC.close(fd);
         }
     }
 
@@ -119,21 +115,7 @@ public sealed partial class CgroupHandles : IDisposable
         _mountFd = -1;
         if (fd >= 0)
         {
-            _ = close(fd);
+            _ = LibC.close(fd);
         }
     }
-
-    private static string Error() => Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError());
-
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int open(string path, int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial int open_by_handle_at(int mountFd, byte* handle, int flags);
-
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static unsafe partial nint readlink(string path, byte* buf, nint size);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int close(int fd);
 }
